@@ -13,6 +13,10 @@ pub struct Card {
     /// P(this card at this column | shelf, the cards left of it): the probability used to
     /// sample it.
     pub probability: f64,
+    /// P(this item at this row and column | context) under the policy that built the page:
+    /// the marginal over every way the page could have been drawn. Training weights and
+    /// off-policy estimators divide by it.
+    pub propensity: f64,
     /// The reward model's score (predicted stream probability) at sampling time.
     pub score: f64,
 }
@@ -63,6 +67,7 @@ mod tests {
             item: ItemId(item),
             column,
             probability,
+            propensity: probability / 2.0,
             score: 0.1,
         };
         let page = Page {
