@@ -1,1 +1,97 @@
-//! bart-models
+//! Shared models built from listening history, used by every shelf generator and by the
+//! reward model: listener affinities, item co-listening similarity and regional popularity.
+
+pub mod affinity;
+pub mod popularity;
+pub mod similarity;
+
+pub use affinity::Affinity;
+pub use popularity::Popularity;
+pub use similarity::Similarity;
+
+use bart_core::{Catalog, Histories, Listener};
+
+/// All shared models, built together from one catalog and history.
+#[derive(Clone, Debug)]
+pub struct SharedModels {
+    pub affinity: Affinity,
+    pub similarity: Similarity,
+    pub popularity: Popularity,
+}
+
+impl SharedModels {
+    /// Builds every shared model. `neighbours` is how many similar items to keep per item.
+    pub fn build(
+        catalog: &Catalog,
+        listeners: &[Listener],
+        histories: &Histories,
+        neighbours: usize,
+    ) -> Self {
+        SharedModels {
+            affinity: Affinity::from_history(catalog, histories),
+            similarity: Similarity::from_history(catalog.items.len(), histories, neighbours),
+            popularity: Popularity::from_history(catalog, listeners, histories),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use bart_core::*;
+
+    /// Two listeners, five items by two artists: listener 0 played 0, 0, 1, 2; listener 1
+    /// played 0, 2, 3. Item 4 was never played.
+    pub fn tiny_world() -> (Catalog, Vec<Listener>, Histories) {
+        let item = |id: u32, artist: u32, genre: u16| Item {
+            id: ItemId(id),
+            kind: ItemKind::Track,
+            title: format!("t{id}"),
+            artist: ArtistId(artist),
+            genres: vec![GenreId(genre)],
+            popularity: 0.1 * id as f64,
+            release_day: 0,
+        };
+        let catalog = Catalog {
+            genres: vec![],
+            regions: vec![
+                Region {
+                    id: RegionId(0),
+                    name: "A".into(),
+                },
+                Region {
+                    id: RegionId(1),
+                    name: "B".into(),
+                },
+            ],
+            artists: vec![],
+            items: vec![
+                item(0, 0, 0),
+                item(1, 0, 0),
+                item(2, 1, 1),
+                item(3, 1, 1),
+                item(4, 1, 1),
+            ],
+        };
+        let listener = |id: u32| Listener {
+            id: ListenerId(id),
+            region: RegionId(id as u16),
+            platform: Platform::Mobile,
+            age_group: AgeGroup::Under25,
+        };
+        let plays = |items: &[u32]| {
+            items
+                .iter()
+                .enumerate()
+                .map(|(t, &i)| Play {
+                    item: ItemId(i),
+                    timestamp: t as u64,
+                })
+                .collect::<Vec<_>>()
+        };
+        (
+            catalog,
+            vec![listener(0), listener(1)],
+            vec![plays(&[0, 0, 1, 2]), plays(&[0, 2, 3])],
+        )
+    }
+}

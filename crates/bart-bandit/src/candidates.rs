@@ -1,0 +1,190 @@
+//! Candidate shelves v1: for a listener in a context, the explanations that apply and the items
+//! each validly explains. Deterministic given the context and the shared models, so a page can
+//! be rebuilt from its log.
+
+use bart_core::{Catalog, Context, Explanation, GenreId, ItemId};
+use bart_models::SharedModels;
+use std::collections::BTreeSet;
+
+/// How many shelves of each kind and how many items per shelf.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CandidateConfig {
+    /// Items per candidate shelf (the policy picks the cards among them).
+    pub items_per_shelf: usize,
+    /// `because_you_listened` shelves, one per most recent artist.
+    pub recent_artists: usize,
+    /// `your_top_genre` shelves.
+    pub top_genres: usize,
+    /// `discover` shelves.
+    pub discover_genres: usize,
+}
+
+impl Default for CandidateConfig {
+    fn default() -> Self {
+        CandidateConfig {
+            items_per_shelf: 12,
+            recent_artists: 3,
+            top_genres: 2,
+            discover_genres: 2,
+        }
+    }
+}
+
+/// An explanation and the items it validly explains, best first by a cheap prior.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CandidateShelf {
+    pub explanation: Explanation,
+    pub items: Vec<ItemId>,
+}
+
+/// Item lists the shelf generators draw from, built once from the catalog.
+#[derive(Clone, Debug)]
+pub(crate) struct ItemIndex {
+    /// Items of each artist, most popular first.
+    by_artist: Vec<Vec<ItemId>>,
+    /// Items of each main genre, most popular first.
+    by_genre: Vec<Vec<ItemId>>,
+}
+
+impl ItemIndex {
+    pub(crate) fn new(catalog: &Catalog) -> Self {
+        let mut by_artist = vec![Vec::new(); catalog.artists.len()];
+        let mut by_genre = vec![Vec::new(); catalog.genres.len()];
+        let mut items: Vec<_> = catalog.items.iter().collect();
+        items.sort_by(|a, b| b.popularity.total_cmp(&a.popularity).then(a.id.cmp(&b.id)));
+        for item in items {
+            if let Some(v) = by_artist.get_mut(item.artist.index()) {
+                v.push(item.id);
+            }
+            if let Some(v) = by_genre.get_mut(item.genre().index()) {
+                v.push(item.id);
+            }
+        }
+        ItemIndex {
+            by_artist,
+            by_genre,
+        }
+    }
+}
+
+/// Adds items from `source` to `out`, skipping repeats, until `out` holds `n`.
+fn fill(out: &mut Vec<ItemId>, source: impl IntoIterator<Item = ItemId>, n: usize) {
+    for item in source {
+        if out.len() >= n {
+            return;
+        }
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+}
+
+/// The candidate shelves for `ctx`, in a fixed order: because_you_listened (most recent artist
+/// first), your_top_genre, popular_in, jump_back_in, discover. Shelves may hold fewer items
+/// than asked; page assembly drops those that are too short.
+pub(crate) fn generate(
+    config: &CandidateConfig,
+    catalog: &Catalog,
+    index: &ItemIndex,
+    shared: &SharedModels,
+    ctx: &Context,
+) -> Vec<CandidateShelf> {
+    let n = config.items_per_shelf;
+    let genre_items = |g: GenreId| {
+        index
+            .by_genre
+            .get(g.index())
+            .map_or(&[][..], Vec::as_slice)
+            .iter()
+            .copied()
+    };
+    let mut shelves = Vec::new();
+
+    for &artist in ctx.recent_artists.iter().take(config.recent_artists) {
+        let own = index
+            .by_artist
+            .get(artist.index())
+            .map_or(&[][..], Vec::as_slice);
+        let mut items = Vec::with_capacity(n);
+        fill(&mut items, own.iter().copied(), n / 2);
+        let similar: Vec<ItemId> = own
+            .iter()
+            .take(3)
+            .flat_map(|&i| shared.similarity.similar(i).iter().map(|&(j, _)| j))
+            .collect();
+        fill(&mut items, similar, n);
+        if let Some(genre) = catalog.artist(artist).map(|a| a.genres[0]) {
+            fill(&mut items, genre_items(genre), n);
+        }
+        shelves.push(CandidateShelf {
+            explanation: Explanation::BecauseYouListened(artist),
+            items,
+        });
+    }
+
+    let mut top: Vec<GenreId> = shared
+        .affinity
+        .top_genres(ctx.listener)
+        .iter()
+        .map(|&(g, _)| g)
+        .collect();
+    if top.is_empty() {
+        top = ctx.recent_genres.clone();
+    }
+    for &genre in top.iter().take(config.top_genres) {
+        let mut items = Vec::with_capacity(n);
+        fill(&mut items, genre_items(genre), n);
+        shelves.push(CandidateShelf {
+            explanation: Explanation::YourTopGenre(genre),
+            items,
+        });
+    }
+
+    let mut popular = Vec::with_capacity(n);
+    fill(
+        &mut popular,
+        shared.popularity.top_in(ctx.region).iter().copied(),
+        n,
+    );
+    shelves.push(CandidateShelf {
+        explanation: Explanation::PopularIn(ctx.region),
+        items: popular,
+    });
+
+    let mut again = Vec::with_capacity(n);
+    fill(&mut again, ctx.recent_items.iter().copied(), n);
+    shelves.push(CandidateShelf {
+        explanation: Explanation::JumpBackIn,
+        items: again,
+    });
+
+    // Genres new to the listener, in the order the region's most played items bring them up.
+    let known: BTreeSet<GenreId> = shared
+        .affinity
+        .top_genres(ctx.listener)
+        .iter()
+        .map(|&(g, _)| g)
+        .chain(ctx.recent_genres.iter().copied())
+        .collect();
+    let mut new_genres: Vec<GenreId> = Vec::new();
+    for item in shared.popularity.top_in(ctx.region) {
+        let Some(g) = catalog.item(*item).map(|i| i.genre()) else {
+            continue;
+        };
+        if !known.contains(&g) && !new_genres.contains(&g) {
+            new_genres.push(g);
+            if new_genres.len() == config.discover_genres {
+                break;
+            }
+        }
+    }
+    for genre in new_genres {
+        let mut items = Vec::with_capacity(n);
+        fill(&mut items, genre_items(genre), n);
+        shelves.push(CandidateShelf {
+            explanation: Explanation::Discover(genre),
+            items,
+        });
+    }
+    shelves
+}

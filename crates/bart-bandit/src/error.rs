@@ -1,0 +1,35 @@
+//! The crate's one error type.
+
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Errors from configuring, saving and loading models and policies.
+#[derive(Debug, Error)]
+pub enum BanditError {
+    /// A parameter outside its valid range.
+    #[error("invalid {name} = {value}: {reason}")]
+    InvalidParameter {
+        name: &'static str,
+        value: String,
+        reason: &'static str,
+    },
+    /// A model file that cannot be used.
+    #[error("model file {path}: {reason}")]
+    ModelFile { path: PathBuf, reason: String },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl BanditError {
+    pub(crate) fn invalid(name: &'static str, value: impl ToString, reason: &'static str) -> Self {
+        BanditError::InvalidParameter {
+            name,
+            value: value.to_string(),
+            reason,
+        }
+    }
+}

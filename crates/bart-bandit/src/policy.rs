@@ -1,0 +1,281 @@
+//! The ε-greedy policy over a shrinking candidate set. One function gives the probabilities;
+//! sampling draws from exactly that vector, so the probability logged is the one used.
+//!
+//! Greedy means the highest score; ties go to the lowest candidate index.
+
+use crate::error::BanditError;
+use rand::{Rng, RngExt};
+
+/// ε-greedy: over a set M with greedy choice a*, P(a*) = 1 - ε + ε/|M|, P(a) = ε/|M| otherwise.
+/// ε = 1 is the uniform random policy, ε = 0 the greedy one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EpsilonGreedy {
+    epsilon: f64,
+}
+
+impl EpsilonGreedy {
+    /// A policy with exploration rate `epsilon` in [0, 1].
+    pub fn new(epsilon: f64) -> Result<Self, BanditError> {
+        if !(0.0..=1.0).contains(&epsilon) {
+            return Err(BanditError::invalid(
+                "epsilon",
+                epsilon,
+                "must be in [0, 1]",
+            ));
+        }
+        Ok(EpsilonGreedy { epsilon })
+    }
+
+    /// The uniform random policy (ε = 1).
+    pub fn uniform() -> Self {
+        EpsilonGreedy { epsilon: 1.0 }
+    }
+
+    /// The exploration rate.
+    pub fn epsilon(&self) -> f64 {
+        self.epsilon
+    }
+
+    /// The probability of each candidate, given their scores. Empty for no candidates.
+    pub fn probabilities(&self, scores: &[f64]) -> Vec<f64> {
+        let m = scores.len();
+        if m == 0 {
+            return Vec::new();
+        }
+        let explore = self.epsilon / m as f64;
+        let mut p = vec![explore; m];
+        p[greedy(scores)] += 1.0 - self.epsilon;
+        p
+    }
+
+    /// Draws one candidate: its index and the probability it had.
+    ///
+    /// # Panics
+    /// If `scores` is empty.
+    pub fn draw(&self, scores: &[f64], rng: &mut impl Rng) -> (usize, f64) {
+        let p = self.probabilities(scores);
+        let i = sample(&p, rng.random::<f64>());
+        (i, p[i])
+    }
+
+    /// Draws `k` candidates one at a time, each from the candidates not yet drawn
+    /// (M1 = all, M2 = M1 minus the first pick, ...). Returns (index, conditional probability)
+    /// per draw. `k` is capped at the number of candidates.
+    pub fn draw_without_replacement(
+        &self,
+        scores: &[f64],
+        k: usize,
+        rng: &mut impl Rng,
+    ) -> Vec<(usize, f64)> {
+        let mut remaining: Vec<usize> = (0..scores.len()).collect();
+        let mut left: Vec<f64> = scores.to_vec();
+        let mut out = Vec::with_capacity(k.min(scores.len()));
+        while out.len() < k && !remaining.is_empty() {
+            let (j, p) = self.draw(&left, rng);
+            out.push((remaining.remove(j), p));
+            left.remove(j);
+        }
+        out
+    }
+
+    /// The exact marginal probability that candidate `i` is the `t`-th draw of
+    /// [`draw_without_replacement`](Self::draw_without_replacement) with `k` draws.
+    pub fn marginals(&self, scores: &[f64], k: usize) -> Marginals {
+        Marginals::new(self.epsilon, scores, k)
+    }
+}
+
+/// Index of the highest score, lowest index on ties.
+fn greedy(scores: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &s) in scores.iter().enumerate().skip(1) {
+        if s > scores[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Inverse-CDF sample from `p` with a uniform `u` in [0, 1).
+fn sample(p: &[f64], u: f64) -> usize {
+    let mut acc = 0.0;
+    for (i, &pi) in p.iter().enumerate() {
+        acc += pi;
+        if u < acc {
+            return i;
+        }
+    }
+    // Rounding left u above the last partial sum: take the last candidate with mass.
+    p.iter().rposition(|&pi| pi > 0.0).unwrap_or(0)
+}
+
+/// Marginal draw probabilities of sequential ε-greedy without replacement.
+///
+/// Computed exactly by dynamic programming over (step t, frontier f), where the frontier is
+/// the best-ranked candidate not yet drawn. Given (t, f), every rank above f has been drawn
+/// and the t - f other draws are a uniformly random subset of the ranks below f: greedy picks
+/// never touch them and exploring picks treat them alike. So a rank j below the frontier is
+/// still there with probability 1 - u/N (u = t - f drawn out of N = n - f - 1), and when the
+/// frontier is drawn the next one is found by the hypergeometric gap. O(k^3 + k n).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Marginals {
+    n: usize,
+    k: usize,
+    /// k x n, by candidate index.
+    p: Vec<f64>,
+}
+
+impl Marginals {
+    fn new(epsilon: f64, scores: &[f64], k: usize) -> Self {
+        let n = scores.len();
+        let k = k.min(n);
+        // Candidate indices by rank: score descending, index ascending (matches `greedy`).
+        let mut order: Vec<usize> = (0..n).collect();
+        order.sort_by(|&a, &b| {
+            scores[b]
+                .partial_cmp(&scores[a])
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then(a.cmp(&b))
+        });
+        let mut by_rank = vec![0.0; k * n];
+        // state[f]: P(frontier = rank f) at the current step; f <= t.
+        let mut state = vec![0.0; k + 1];
+        state[0] = 1.0;
+        for t in 0..k {
+            let m = (n - t) as f64;
+            let explore = epsilon / m;
+            let mut next = vec![0.0; k + 1];
+            // below[j]: probability mass for ranks > f, added with a difference array.
+            let mut below = vec![0.0; n + 1];
+            let row = &mut by_rank[t * n..(t + 1) * n];
+            for f in 0..=t.min(n - 1) {
+                let pf = state[f];
+                if pf == 0.0 {
+                    continue;
+                }
+                let u = t - f;
+                let big_n = n - f - 1;
+                let front = 1.0 - epsilon + explore;
+                row[f] += pf * front;
+                if big_n > 0 {
+                    let stay = 1.0 - u as f64 / big_n as f64;
+                    below[f + 1] += pf * explore * stay;
+                    below[n] -= pf * explore * stay;
+                }
+                // An exploring pick of another candidate keeps the frontier.
+                if m > 1.0 {
+                    next[f] += pf * epsilon * (m - 1.0) / m;
+                }
+                // Drawing the frontier: the next one is g ranks further with probability
+                // [u/N (u-1)/(N-1) ... (u-g+1)/(N-g+1)] * (N-u)/(N-g).
+                if big_n > u {
+                    let mut run = 1.0;
+                    for g in 0..=u {
+                        let nf = f + 1 + g;
+                        let p_gap = run * (big_n - u) as f64 / (big_n - g) as f64;
+                        if nf <= k {
+                            next[nf] += pf * front * p_gap;
+                        }
+                        if g < u {
+                            run *= (u - g) as f64 / (big_n - g) as f64;
+                        }
+                    }
+                }
+            }
+            let mut acc = 0.0;
+            for (j, slot) in row.iter_mut().enumerate() {
+                acc += below[j];
+                *slot += acc;
+            }
+            state = next;
+        }
+        let mut p = vec![0.0; k * n];
+        for t in 0..k {
+            for (rank, &i) in order.iter().enumerate() {
+                p[t * n + i] = by_rank[t * n + rank];
+            }
+        }
+        Marginals { n, k, p }
+    }
+
+    /// P(candidate `index` is drawn at step `step`); 0 outside the table.
+    pub fn get(&self, step: usize, index: usize) -> f64 {
+        if step < self.k && index < self.n {
+            self.p[step * self.n + index]
+        } else {
+            0.0
+        }
+    }
+
+    /// Number of draws covered.
+    pub fn steps(&self) -> usize {
+        self.k
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    #[test]
+    fn epsilon_greedy_probabilities_are_exact() {
+        let p = EpsilonGreedy::new(0.2)
+            .unwrap()
+            .probabilities(&[0.1, 0.5, 0.5, 0.3]);
+        // The first of two tied maxima is greedy: 1 - ε + ε/4, the rest ε/4.
+        assert_eq!(
+            p,
+            vec![0.2 / 4.0, 1.0 - 0.2 + 0.2 / 4.0, 0.2 / 4.0, 0.2 / 4.0]
+        );
+        assert_eq!(
+            EpsilonGreedy::uniform().probabilities(&[3.0, 1.0]),
+            vec![0.5, 0.5]
+        );
+        assert!(EpsilonGreedy::new(1.5).is_err());
+        assert!(EpsilonGreedy::new(f64::NAN).is_err());
+    }
+
+    #[test]
+    fn marginals_in_closed_form() {
+        // Uniform: every candidate equally likely at every step.
+        let m = EpsilonGreedy::uniform().marginals(&[0.3, 0.1, 0.9, 0.2, 0.5], 3);
+        for t in 0..3 {
+            for i in 0..5 {
+                assert!((m.get(t, i) - 0.2).abs() < 1e-15);
+            }
+        }
+        // Greedy: ranks in order.
+        let g = EpsilonGreedy::new(0.0)
+            .unwrap()
+            .marginals(&[0.3, 0.1, 0.9], 3);
+        assert_eq!((g.get(0, 2), g.get(1, 0), g.get(2, 1)), (1.0, 1.0, 1.0));
+        // Two steps by hand, ε = 0.5, scores ranked a > b > c.
+        let e = 0.5;
+        let m = EpsilonGreedy::new(e)
+            .unwrap()
+            .marginals(&[0.9, 0.5, 0.1], 2);
+        let first = [1.0 - e + e / 3.0, e / 3.0, e / 3.0];
+        let second_a = first[1] * (1.0 - e + e / 2.0) + first[2] * (1.0 - e + e / 2.0);
+        let second_b = first[0] * (1.0 - e + e / 2.0) + first[2] * (e / 2.0);
+        let second_c = first[0] * (e / 2.0) + first[1] * (e / 2.0);
+        for (i, want) in first.iter().enumerate() {
+            assert!((m.get(0, i) - want).abs() < 1e-15);
+        }
+        assert!((m.get(1, 0) - second_a).abs() < 1e-15);
+        assert!((m.get(1, 1) - second_b).abs() < 1e-15);
+        assert!((m.get(1, 2) - second_c).abs() < 1e-15);
+    }
+
+    #[test]
+    fn draws_match_probabilities_at_first_step() {
+        let policy = EpsilonGreedy::new(0.3).unwrap();
+        let scores = [0.2, 0.7, 0.1, 0.4];
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        for _ in 0..100 {
+            let (i, p) = policy.draw(&scores, &mut rng);
+            assert_eq!(p, policy.probabilities(&scores)[i]);
+        }
+    }
+}
