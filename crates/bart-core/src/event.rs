@@ -26,10 +26,15 @@ pub struct Impression {
     pub page: Page,
 }
 
-/// A listener's action on a card.
+/// A listener's action on a card, naming the card by its slot: an item can appear on more
+/// than one shelf of a page, and each card earns its own reward.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Feedback {
     pub impression: ImpressionId,
+    /// Row of the card's shelf.
+    pub row: u16,
+    /// Column of the card within its shelf.
+    pub column: u16,
     pub item: ItemId,
     /// Unix time in seconds.
     pub timestamp: u64,

@@ -17,6 +17,9 @@ pub enum OpeError {
         index: usize,
         range: &'static str,
     },
+    /// A logged page that does not fit what the evaluator rebuilt from its context.
+    #[error("impression {impression}: {reason}")]
+    Inconsistent { impression: u64, reason: String },
     /// No samples, or samples whose weights sum to zero (SNIPS undefined).
     #[error("cannot estimate {estimator}: {reason}")]
     Empty {

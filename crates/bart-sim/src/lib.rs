@@ -1,1 +1,13 @@
-//! bart-sim
+//! bart-sim: a seeded synthetic music world and simulated listeners whose hidden responses
+//! depend on context x item x explanation interactions, for closed-loop experiments.
+
+pub mod error;
+pub mod experiment;
+mod names;
+pub mod report;
+pub mod response;
+pub mod world;
+
+pub use error::SimError;
+pub use response::Listening;
+pub use world::{World, WorldConfig};

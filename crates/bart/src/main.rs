@@ -1,1 +1,55 @@
-fn main() {}
+//! The `bart` command: a thin layer over the library crates. Each subcommand parses into a
+//! validated configuration before any work starts.
+
+mod data;
+mod demo;
+mod inspect;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// bart: BaRT (Bandits for Recommendations as Treatments) home pages, explained and exploring.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a synthetic music world and run the whole loop on it for several days.
+    Demo(demo::DemoArgs),
+    /// Build and print one listener's home page from a data directory.
+    Page(inspect::PageArgs),
+    /// Rebuild a logged page from its seed, context and model version and check it is identical.
+    Replay(inspect::ReplayArgs),
+    /// Estimate a model's stream rate off-policy from the random logs of a data directory.
+    Evaluate(inspect::EvaluateArgs),
+}
+
+/// The data directory argument shared by every command that reads one.
+#[derive(clap::Args)]
+struct DataArg {
+    /// Data directory written by `bart demo`.
+    #[arg(long, default_value = "bart-data", env = "BART_DATA")]
+    data: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Demo(args) => demo::run(args),
+        Command::Page(args) => inspect::page(args),
+        Command::Replay(args) => inspect::replay(args),
+        Command::Evaluate(args) => inspect::evaluate(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

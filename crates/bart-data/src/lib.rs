@@ -1,1 +1,0 @@
-//! bart-data

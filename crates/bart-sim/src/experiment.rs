@@ -1,0 +1,421 @@
+//! The closed loop on a synthetic world, day by day: listeners visit, each visit is served by
+//! the uniform random policy or by BaRT's ε-greedy policy, pages and feedback are logged,
+//! rewards are joined, and the reward model is retrained counterfactually every night and
+//! promoted to serve the next day. After the last day, the model that served it is evaluated
+//! off-policy on that day's random pages (logged while it was live, never trained on) and the
+//! estimate is set beside the stream rate it earned online.
+
+use crate::error::SimError;
+use crate::response::Listening;
+use crate::world::{World, WorldConfig};
+use bart_bandit::{
+    CandidateConfig, EpsilonGreedy, LoggedCard, LogisticRegression, ModelConfig, PageConfig,
+    Recommender, TrainConfig, TrainStats, seed_for,
+};
+use bart_core::{Impression, ImpressionId};
+use bart_log::{EventStore, JoinQuery, LoggedPage};
+use bart_models::SharedModels;
+use bart_ope::{Estimate, LoggedPageRef, PolicyValue, Target, evaluate, stream_rate};
+use indicatif::{ProgressBar, ProgressStyle};
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use rayon::prelude::*;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+/// Name logged for pages of the uniform random policy.
+pub const RANDOM: &str = "random";
+/// Name logged for pages of BaRT's ε-greedy policy.
+pub const BART: &str = "bart";
+const DAY: u64 = 86_400;
+
+/// Everything the demo needs; checked once by [`DemoConfig::validate`].
+#[derive(Clone, Debug)]
+pub struct DemoConfig {
+    pub world: WorldConfig,
+    /// Where the event store, models and report go.
+    pub data_dir: PathBuf,
+    pub days: u32,
+    /// Visits served by the uniform random policy per day.
+    pub random_pages_per_day: usize,
+    /// Visits served by BaRT per day.
+    pub bart_pages_per_day: usize,
+    /// BaRT's exploration rate.
+    pub epsilon: f64,
+    pub page: PageConfig,
+    pub candidates: CandidateConfig,
+    pub model: ModelConfig,
+    pub train: TrainConfig,
+    /// Feedback later than this after the impression does not count.
+    pub reward_window_secs: u64,
+}
+
+impl Default for DemoConfig {
+    fn default() -> Self {
+        DemoConfig {
+            world: WorldConfig::default(),
+            data_dir: PathBuf::from("bart-data"),
+            days: 7,
+            random_pages_per_day: 40_000,
+            bart_pages_per_day: 400,
+            epsilon: 0.1,
+            page: PageConfig::default(),
+            candidates: CandidateConfig::default(),
+            model: ModelConfig::default(),
+            train: TrainConfig::default(),
+            reward_window_secs: 3_600,
+        }
+    }
+}
+
+impl DemoConfig {
+    /// Checks every setting before any work starts.
+    pub fn validate(&self) -> Result<(), SimError> {
+        self.world.validate()?;
+        let invalid = |field: &'static str, value: String, reason: &'static str| {
+            Err(SimError::InvalidConfig {
+                field,
+                value,
+                reason,
+            })
+        };
+        if self.days < 2 {
+            return invalid(
+                "days",
+                self.days.to_string(),
+                "the loop needs at least 2 days",
+            );
+        }
+        if self.random_pages_per_day < 2 {
+            return invalid(
+                "random_pages_per_day",
+                self.random_pages_per_day.to_string(),
+                "must be at least 2",
+            );
+        }
+        if self.bart_pages_per_day < 2 {
+            return invalid(
+                "bart_pages_per_day",
+                self.bart_pages_per_day.to_string(),
+                "must be at least 2",
+            );
+        }
+        EpsilonGreedy::new(self.epsilon)?;
+        self.page.validate()?;
+        self.model.validate()?;
+        self.train.validate()?;
+        Ok(())
+    }
+}
+
+/// One day of the loop.
+#[derive(Clone, Debug, Serialize)]
+pub struct DayReport {
+    pub day: u32,
+    /// The model version BaRT served with (0: untrained, all scores equal).
+    pub model_version: u32,
+    /// Per-card stream rate of each arm.
+    pub random: Estimate,
+    pub bart: Estimate,
+    /// The nightly training pass after this day.
+    pub train_examples: u64,
+    pub train_log_loss: f64,
+}
+
+/// What the demo measured.
+#[derive(Clone, Debug, Serialize)]
+pub struct DemoReport {
+    pub days: Vec<DayReport>,
+    /// The model that served the last day.
+    pub model_version: u32,
+    pub epsilon: f64,
+    /// Off-policy estimate of BaRT with that model from the last day's random pages, which
+    /// were logged while it was live and never used for training.
+    pub offline: PolicyValue,
+    pub offline_pages: usize,
+    /// A BaRT page from the last day, to show.
+    pub example: Impression,
+}
+
+impl DemoReport {
+    /// The last day's report.
+    pub fn last_day(&self) -> &DayReport {
+        self.days.last().expect("at least two days")
+    }
+}
+
+/// The data directory's files.
+pub struct DataDir;
+
+impl DataDir {
+    /// The world configuration file.
+    pub fn world(dir: &Path) -> PathBuf {
+        dir.join("world.json")
+    }
+    /// The file of model `version`.
+    pub fn model(dir: &Path, version: u32) -> PathBuf {
+        dir.join("models").join(format!("v{version}.bart"))
+    }
+    /// The demo's JSON report.
+    pub fn report(dir: &Path) -> PathBuf {
+        dir.join("report.json")
+    }
+}
+
+fn bar(len: u64, msg: &str, visible: bool) -> ProgressBar {
+    let pb = if visible {
+        ProgressBar::new(len)
+    } else {
+        ProgressBar::hidden()
+    };
+    pb.set_style(
+        ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} ({eta})")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    pb.set_message(msg.to_string());
+    pb
+}
+
+/// Builds the world and the recommender, then runs the loop. Writes `world.json`, the event
+/// store, one model file per night and `report.json` into `config.data_dir`, replacing the
+/// files of an earlier demo there.
+pub fn run(
+    config: &DemoConfig,
+    progress: bool,
+) -> Result<(World, Recommender, DemoReport), SimError> {
+    config.validate()?;
+    let dir = &config.data_dir;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| SimError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir.join("models")).map_err(io(&dir.join("models")))?;
+    for stale in ["events.db", "events.db-wal", "events.db-shm"] {
+        let path = dir.join(stale);
+        if path.exists() {
+            std::fs::remove_file(&path).map_err(io(&path))?;
+        }
+    }
+    let world_path = DataDir::world(dir);
+    let json = serde_json::to_string_pretty(&config.world).expect("config serialises");
+    std::fs::write(&world_path, json).map_err(io(&world_path))?;
+
+    let world = World::generate(&config.world)?;
+    let recommender = build_recommender(&world, config.candidates.clone(), config.page.clone())?;
+    let mut store = EventStore::create(dir)?;
+    let mut listening = Listening::new(&world);
+    let mut model = LogisticRegression::new(config.model.clone())?;
+    let mut version = 0u32;
+    let bart_policy = EpsilonGreedy::new(config.epsilon)?;
+    let start = config.world.start;
+    let window = config.reward_window_secs;
+    let seed = config.world.seed;
+    let mut days = Vec::new();
+    let mut trained_until = start;
+    let mut offline = None;
+    let mut offline_pages = 0;
+    let mut example = None;
+
+    for day in 0..config.days {
+        let serving_version = version;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(xxh3_64_with_seed(
+            &u64::from(day).to_le_bytes(),
+            seed,
+        ));
+        let n = config.random_pages_per_day + config.bart_pages_per_day;
+        let visits = listening.visits(&world, day, n, &mut rng);
+        let mut arms = vec![false; visits.len()];
+        arms[..config.bart_pages_per_day.min(visits.len())].fill(true);
+        arms.shuffle(&mut rng);
+        let pb = bar(
+            visits.len() as u64,
+            &format!("day {} serving", day + 1),
+            progress,
+        );
+        for (chunk_no, chunk) in visits.chunks(2_048).enumerate() {
+            let offset = chunk_no * 2_048;
+            let contexts: Vec<_> = chunk
+                .iter()
+                .map(|&(listener, ts)| listening.context(&world, listener, ts, &mut rng))
+                .collect();
+            let served: Vec<(Impression, Vec<bart_core::Feedback>)> = contexts
+                .into_par_iter()
+                .enumerate()
+                .map(|(k, context)| {
+                    let i = offset + k;
+                    let id = ImpressionId((u64::from(day) << 32) | i as u64);
+                    let is_bart = arms[i];
+                    let (policy, name, m, v) = if is_bart {
+                        (bart_policy, BART, Some(&model), version)
+                    } else {
+                        (EpsilonGreedy::uniform(), RANDOM, None, 0)
+                    };
+                    let page = recommender.page(&context, m, &policy, id);
+                    let imp = Impression {
+                        id,
+                        timestamp: chunk[k].1,
+                        context,
+                        policy: name.to_string(),
+                        epsilon: policy.epsilon(),
+                        model_version: v,
+                        seed: seed_for(id),
+                        page,
+                    };
+                    let mut rrng = Xoshiro256PlusPlus::seed_from_u64(xxh3_64_with_seed(
+                        &id.0.to_le_bytes(),
+                        seed ^ 0x5EED,
+                    ));
+                    let feedback = listening.respond(&world, &imp, &mut rrng);
+                    (imp, feedback)
+                })
+                .collect();
+            for (imp, feedback) in &served {
+                listening.record(&world, imp.context.listener, feedback);
+            }
+            let (imps, feedback): (Vec<_>, Vec<_>) = served.into_iter().unzip();
+            store.append_impressions(&imps)?;
+            store.append_feedback(&feedback.concat())?;
+            if day + 1 == config.days
+                && example.is_none()
+                && let Some(imp) = imps.iter().find(|i| i.policy == BART)
+            {
+                example = Some(imp.clone());
+            }
+            pb.inc(chunk.len() as u64);
+        }
+        pb.finish_and_clear();
+
+        let day_start = start + u64::from(day) * DAY;
+        let day_end = day_start + DAY;
+        let rate = |policy: &str| -> Result<Estimate, SimError> {
+            let pages = store.joined(&JoinQuery {
+                policy: Some(policy.to_string()),
+                from: Some(day_start),
+                until: Some(day_end),
+                window_secs: window,
+            })?;
+            Ok(stream_rate(&refs(&pages))?)
+        };
+        let (random, bart) = (rate(RANDOM)?, rate(BART)?);
+
+        // The night: train on the pages whose reward window has closed and promote the new
+        // model. After the last day, evaluate the model that served it instead.
+        let mut stats = TrainStats::default();
+        if day + 1 < config.days {
+            let until = day_end - window;
+            let pages = store.joined(&JoinQuery {
+                policy: None,
+                from: Some(trained_until),
+                until: Some(until),
+                window_secs: window,
+            })?;
+            trained_until = until;
+            let pb = bar(
+                (pages
+                    .iter()
+                    .map(|p| p.impression.page.card_count())
+                    .sum::<usize>()
+                    * config.train.epochs) as u64,
+                &format!("night {} training", day + 1),
+                progress,
+            );
+            stats = recommender.train(
+                &mut model,
+                || training_cards(&pages),
+                &config.train,
+                |done| pb.set_position(done),
+            )?;
+            pb.finish_and_clear();
+            version += 1;
+            model.save(&DataDir::model(dir, version))?;
+        } else {
+            let pages = store.joined(&JoinQuery {
+                policy: Some(RANDOM.to_string()),
+                from: Some(day_start),
+                until: Some(day_end),
+                window_secs: window,
+            })?;
+            let pb = bar(0, "offline evaluation", progress);
+            pb.enable_steady_tick(std::time::Duration::from_millis(200));
+            let target = Target {
+                model: Some(&model),
+                policy: bart_policy,
+            };
+            offline = Some(evaluate(&recommender, &target, &refs(&pages))?);
+            offline_pages = pages.len();
+            pb.finish_and_clear();
+        }
+        days.push(DayReport {
+            day: day + 1,
+            model_version: serving_version,
+            random,
+            bart,
+            train_examples: stats.examples,
+            train_log_loss: stats.weighted_log_loss,
+        });
+    }
+    let report = DemoReport {
+        days,
+        model_version: version,
+        epsilon: config.epsilon,
+        offline: offline.expect("evaluated after the last day"),
+        offline_pages,
+        example: example.expect("BaRT served on the last day"),
+    };
+    let path = DataDir::report(dir);
+    let json = serde_json::to_string_pretty(&report).expect("report serialises");
+    std::fs::write(&path, json).map_err(io(&path))?;
+    Ok((world, recommender, report))
+}
+
+/// The recommender for a world: shared models from its history.
+pub fn build_recommender(
+    world: &World,
+    candidates: CandidateConfig,
+    page: PageConfig,
+) -> Result<Recommender, SimError> {
+    let shared = SharedModels::build(&world.catalog, &world.listeners, &world.histories, 20);
+    Ok(Recommender::new(
+        world.catalog.clone(),
+        shared,
+        candidates,
+        page,
+    )?)
+}
+
+fn refs(pages: &[LoggedPage]) -> Vec<LoggedPageRef<'_>> {
+    pages
+        .iter()
+        .map(|p| (&p.impression, p.rewards.as_slice()))
+        .collect()
+}
+
+/// Every card of the pages, with its reward.
+fn training_cards(pages: &[LoggedPage]) -> impl Iterator<Item = LoggedCard<'_>> {
+    pages.iter().flat_map(|p| {
+        let ctx = &p.impression.context;
+        p.impression
+            .page
+            .shelves
+            .iter()
+            .zip(&p.rewards)
+            .flat_map(move |(shelf, rewards)| {
+                shelf
+                    .cards
+                    .iter()
+                    .zip(rewards)
+                    .map(move |(card, &reward)| LoggedCard {
+                        context: ctx,
+                        explanation: shelf.explanation,
+                        item: card.item,
+                        row: shelf.row,
+                        column: card.column,
+                        propensity: card.propensity,
+                        reward,
+                    })
+            })
+    })
+}

@@ -1,0 +1,89 @@
+//! Opening a data directory: the world it was made from, its event store and its models.
+
+use anyhow::{Context as _, Result, bail};
+use bart_bandit::{CandidateConfig, LogisticRegression, PageConfig, Recommender};
+use bart_log::EventStore;
+use bart_sim::experiment::{DataDir, build_recommender};
+use bart_sim::{World, WorldConfig};
+use std::path::{Path, PathBuf};
+
+/// A data directory, opened.
+pub struct Data {
+    pub dir: PathBuf,
+    pub world: World,
+    pub recommender: Recommender,
+    pub store: EventStore,
+}
+
+impl Data {
+    /// Opens `dir`: reads `world.json`, regenerates the world and its shared models, opens the
+    /// event store. Every failure names the file.
+    pub fn open(dir: &Path) -> Result<Data> {
+        if !dir.is_dir() {
+            bail!(
+                "data directory {} does not exist (create one with `bart demo --data {}`)",
+                dir.display(),
+                dir.display()
+            );
+        }
+        let config = read_world_config(&DataDir::world(dir))?;
+        let world = World::generate(&config)
+            .with_context(|| format!("{}: invalid world", DataDir::world(dir).display()))?;
+        let recommender =
+            build_recommender(&world, CandidateConfig::default(), PageConfig::default())?;
+        let store = EventStore::open(dir)?;
+        Ok(Data {
+            dir: dir.to_path_buf(),
+            world,
+            recommender,
+            store,
+        })
+    }
+
+    /// Loads model `version` (0 means none: the uniform policy's scores).
+    pub fn model(&self, version: u32) -> Result<Option<LogisticRegression>> {
+        if version == 0 {
+            return Ok(None);
+        }
+        Ok(Some(LogisticRegression::load(&DataDir::model(
+            &self.dir, version,
+        ))?))
+    }
+
+    /// The newest model version in the directory (0 if none).
+    pub fn latest_model(&self) -> Result<u32> {
+        let models = self.dir.join("models");
+        let mut latest = 0;
+        if models.is_dir() {
+            for entry in std::fs::read_dir(&models)
+                .with_context(|| format!("reading {}", models.display()))?
+            {
+                let name = entry?.file_name();
+                let name = name.to_string_lossy();
+                if let Some(v) = name
+                    .strip_prefix('v')
+                    .and_then(|s| s.strip_suffix(".bart"))
+                    .and_then(|s| s.parse::<u32>().ok())
+                {
+                    latest = latest.max(v);
+                }
+            }
+        }
+        Ok(latest)
+    }
+}
+
+/// Reads a world configuration; a malformed file is reported with its line and column.
+pub fn read_world_config(path: &Path) -> Result<WorldConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: line {}, column {}: {}",
+            path.display(),
+            e.line(),
+            e.column(),
+            e
+        )
+    })
+}

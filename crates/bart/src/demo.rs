@@ -1,0 +1,158 @@
+//! `bart demo`: the whole loop on a synthetic world, with a report.
+
+use anyhow::Result;
+use bart_ope::Estimate;
+use bart_sim::WorldConfig;
+use bart_sim::experiment::{self, DemoConfig};
+use bart_sim::report::render_page;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct DemoArgs {
+    /// Where to write the world, the event store, the models and the report.
+    #[arg(long, default_value = "bart-data", env = "BART_DATA")]
+    data: PathBuf,
+    /// Simulated days.
+    #[arg(long, default_value_t = 7)]
+    days: u32,
+    /// Visits served by the uniform random policy per day.
+    #[arg(long, default_value_t = 40_000)]
+    random_pages: usize,
+    /// Visits served by BaRT per day.
+    #[arg(long, default_value_t = 400)]
+    bart_pages: usize,
+    /// BaRT's exploration rate ε.
+    #[arg(long, default_value_t = 0.1)]
+    epsilon: f64,
+    /// Seed of the world and of every simulated choice.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, default_value_t = 10_000)]
+    listeners: usize,
+    #[arg(long, default_value_t = 20_000)]
+    items: usize,
+    #[arg(long, default_value_t = 2_000)]
+    artists: usize,
+    #[arg(long, default_value_t = 30)]
+    genres: usize,
+    #[arg(long, default_value_t = 20)]
+    regions: usize,
+    /// Print the report as JSON instead of text.
+    #[arg(long)]
+    json: bool,
+    /// No progress bars.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn ci(e: &Estimate) -> String {
+    format!("{:.4} [{:.4}, {:.4}]", e.value, e.lo, e.hi)
+}
+
+pub fn run(args: DemoArgs) -> Result<ExitCode> {
+    let config = DemoConfig {
+        world: WorldConfig {
+            seed: args.seed,
+            artists: args.artists,
+            items: args.items,
+            genres: args.genres,
+            listeners: args.listeners,
+            regions: args.regions,
+            ..WorldConfig::default()
+        },
+        data_dir: args.data.clone(),
+        days: args.days,
+        random_pages_per_day: args.random_pages,
+        bart_pages_per_day: args.bart_pages,
+        epsilon: args.epsilon,
+        ..DemoConfig::default()
+    };
+    config.validate()?;
+    let started = Instant::now();
+    if !args.json {
+        println!(
+            "bart demo: {} listeners in {} regions, {} items by {} artists in {} genres; {} days of {} random + {} BaRT visits; data in {}",
+            config.world.listeners,
+            config.world.regions,
+            config.world.items,
+            config.world.artists,
+            config.world.genres,
+            config.days,
+            config.random_pages_per_day,
+            config.bart_pages_per_day,
+            config.data_dir.display()
+        );
+    }
+    let (world, _, report) = experiment::run(&config, !args.quiet && !args.json)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!("\nOnline stream rate per card, with 95% intervals (pages are the unit):");
+    println!(
+        "  {:>3}  {:>5}  {:<26}  {:<26}  {:>10}",
+        "day", "model", "random", "BaRT", "train loss"
+    );
+    for d in &report.days {
+        println!(
+            "  {:>3}  {:>5}  {:<26}  {:<26}  {:>10}",
+            d.day,
+            format!("v{}", d.model_version),
+            ci(&d.random),
+            ci(&d.bart),
+            if d.train_examples > 0 {
+                format!("{:.4}", d.train_log_loss)
+            } else {
+                "-".into()
+            }
+        );
+    }
+    let last = report.last_day();
+    let beats = last.bart.disjoint(&last.random) && last.bart.value > last.random.value;
+    println!(
+        "\nLast day: BaRT (ε = {}, model v{}) {} vs random {}: {}",
+        report.epsilon,
+        report.model_version,
+        ci(&last.bart),
+        ci(&last.random),
+        if beats {
+            format!(
+                "BaRT streams {:.2}x as often, intervals do not overlap",
+                last.bart.value / last.random.value
+            )
+        } else {
+            "no significant difference".to_string()
+        }
+    );
+    let off = &report.offline;
+    println!(
+        "\nOff-policy estimate of BaRT with model v{} from the {} random pages of the last day (logged while it was live, never trained on):",
+        report.model_version, report.offline_pages
+    );
+    for (name, e) in [("IPS", &off.ips), ("SNIPS", &off.snips)] {
+        println!(
+            "  {:<6} {}  effective sample size {:.0} of {} cards: {}",
+            name,
+            ci(e),
+            e.effective_samples,
+            e.samples,
+            if last.bart.contains(e.value) {
+                "inside the online interval"
+            } else {
+                "OUTSIDE the online interval"
+            }
+        );
+    }
+    println!("  online {}", ci(&last.bart));
+    println!("\n{}", render_page(&world.catalog, &report.example));
+    println!(
+        "Done in {:.1} s. Report: {}; try `bart replay --impression {}`.",
+        started.elapsed().as_secs_f64(),
+        experiment::DataDir::report(&config.data_dir).display(),
+        report.example.id
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,244 @@
+//! Commands that read a data directory: `page`, `replay`, `evaluate`.
+
+use crate::DataArg;
+use crate::data::Data;
+use anyhow::{Result, bail};
+use bart_bandit::{EpsilonGreedy, seed_for};
+use bart_core::{Impression, ImpressionId, ListenerId, Platform};
+use bart_log::JoinQuery;
+use bart_ope::{Target, evaluate as estimate, stream_rate};
+use bart_sim::Listening;
+use bart_sim::experiment::{BART, RANDOM};
+use bart_sim::report::render_page;
+use clap::{Args, ValueEnum};
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256PlusPlus;
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PlatformArg {
+    Mobile,
+    Desktop,
+    Web,
+    Speaker,
+}
+
+#[derive(Args)]
+pub struct PageArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// Listener id.
+    #[arg(long)]
+    listener: u32,
+    /// Local hour of day (0-23); default: the listener's own at the start of the simulation.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..24))]
+    hour: Option<u8>,
+    /// Platform; default: the listener's.
+    #[arg(long, value_enum)]
+    platform: Option<PlatformArg>,
+    /// Model version; default: the newest.
+    #[arg(long)]
+    model: Option<u32>,
+    /// Exploration rate ε.
+    #[arg(long, default_value_t = 0.1)]
+    epsilon: f64,
+    /// Impression id (the sampling seed is derived from it).
+    #[arg(long, default_value_t = 1)]
+    impression: u64,
+}
+
+pub fn page(args: PageArgs) -> Result<ExitCode> {
+    let policy = EpsilonGreedy::new(args.epsilon)?;
+    let data = Data::open(&args.data.data)?;
+    let world = &data.world;
+    if args.listener as usize >= world.listeners.len() {
+        bail!(
+            "listener {} does not exist: the world in {} has listeners 0 to {}",
+            args.listener,
+            data.dir.display(),
+            world.listeners.len().saturating_sub(1)
+        );
+    }
+    let version = match args.model {
+        Some(v) => v,
+        None => data.latest_model()?,
+    };
+    let model = data.model(version)?;
+    let listening = Listening::new(world);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.impression);
+    let ts = world.config.start;
+    let mut context = listening.context(world, ListenerId(args.listener), ts, &mut rng);
+    if let Some(h) = args.hour {
+        context.hour = h;
+    }
+    if let Some(p) = args.platform {
+        context.platform = match p {
+            PlatformArg::Mobile => Platform::Mobile,
+            PlatformArg::Desktop => Platform::Desktop,
+            PlatformArg::Web => Platform::Web,
+            PlatformArg::Speaker => Platform::Speaker,
+        };
+    }
+    let id = ImpressionId(args.impression);
+    let page = data.recommender.page(&context, model.as_ref(), &policy, id);
+    let impression = Impression {
+        id,
+        timestamp: ts,
+        context,
+        policy: "bart".into(),
+        epsilon: policy.epsilon(),
+        model_version: version,
+        seed: seed_for(id),
+        page,
+    };
+    print!("{}", render_page(&world.catalog, &impression));
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct ReplayArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// The impression to rebuild.
+    #[arg(long)]
+    impression: u64,
+}
+
+pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
+    let data = Data::open(&args.data.data)?;
+    let Some(logged) = data.store.impression(ImpressionId(args.impression))? else {
+        bail!(
+            "no impression {} in {}",
+            args.impression,
+            data.store.path().display()
+        );
+    };
+    let model = data.model(logged.model_version)?;
+    let policy = EpsilonGreedy::new(logged.epsilon)?;
+    let rebuilt = data
+        .recommender
+        .page(&logged.context, model.as_ref(), &policy, logged.id);
+    print!("{}", render_page(&data.world.catalog, &logged));
+    if rebuilt == logged.page && seed_for(logged.id) == logged.seed {
+        println!(
+            "\nReplayed from seed {:#018x}, the logged context and model v{}: identical ({} cards).",
+            logged.seed,
+            logged.model_version,
+            rebuilt.card_count()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        println!("\nReplay differs from the log. Rebuilt page:\n");
+        let again = Impression {
+            page: rebuilt,
+            ..logged
+        };
+        print!("{}", render_page(&data.world.catalog, &again));
+        Ok(ExitCode::from(1))
+    }
+}
+
+#[derive(Args)]
+pub struct EvaluateArgs {
+    #[command(flatten)]
+    data: DataArg,
+    /// Simulated day (from 1) whose random pages to evaluate on; default: the last.
+    #[arg(long)]
+    day: Option<u64>,
+    /// Model version to evaluate; default: the one BaRT served that day.
+    #[arg(long)]
+    model: Option<u32>,
+    /// Exploration rate ε of the evaluated policy.
+    #[arg(long, default_value_t = 0.1)]
+    epsilon: f64,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+const DAY: u64 = 86_400;
+
+pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
+    let policy = EpsilonGreedy::new(args.epsilon)?;
+    let data = Data::open(&args.data.data)?;
+    let start = data.world.config.start;
+    let Some((_, last)) = data.store.time_range()? else {
+        bail!("no impressions in {}", data.store.path().display());
+    };
+    let last_day = last.saturating_sub(start) / DAY + 1;
+    let day = args.day.unwrap_or(last_day);
+    if day == 0 || day > last_day {
+        bail!("--day {day} is outside the logged days 1 to {last_day}");
+    }
+    let (from, until) = (start + (day - 1) * DAY, start + day * DAY);
+    let query = |policy: &str| JoinQuery {
+        policy: Some(policy.into()),
+        from: Some(from),
+        until: Some(until),
+        window_secs: 3_600,
+    };
+    let version = match args.model {
+        Some(v) => v,
+        None => {
+            let served = data.store.joined(&query(BART))?;
+            match served.iter().map(|p| p.impression.model_version).max() {
+                Some(v) => v,
+                None => data.latest_model()?,
+            }
+        }
+    };
+    let model = data.model(version)?;
+    let pages = data.store.joined(&query(RANDOM))?;
+    if pages.is_empty() {
+        bail!(
+            "no random pages on day {day} in {}",
+            data.store.path().display()
+        );
+    }
+    let refs: Vec<_> = pages
+        .iter()
+        .map(|p| (&p.impression, p.rewards.as_slice()))
+        .collect();
+    let target = Target {
+        model: model.as_ref(),
+        policy,
+    };
+    let value = estimate(&data.recommender, &target, &refs)?;
+    let logging = stream_rate(&refs)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "model_version": version,
+                "epsilon": args.epsilon,
+                "day": day,
+                "pages": pages.len(),
+                "ips": value.ips,
+                "snips": value.snips,
+                "logging_policy": logging,
+            }))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "Model v{version} with ε = {} on the {} random pages of day {day} in {}:",
+        args.epsilon,
+        pages.len(),
+        data.store.path().display()
+    );
+    println!(
+        "  {:<16} {:>8}  {:<20}  {:>12}",
+        "estimator", "estimate", "95% interval", "ESS (cards)"
+    );
+    for (name, e) in [
+        ("IPS", value.ips),
+        ("SNIPS", value.snips),
+        ("random (logged)", logging),
+    ] {
+        println!(
+            "  {:<16} {:>8.4}  [{:.4}, {:.4}]  {:>12.0}",
+            name, e.value, e.lo, e.hi, e.effective_samples
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
