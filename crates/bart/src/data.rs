@@ -78,12 +78,14 @@ pub fn read_world_config(path: &Path) -> Result<WorldConfig> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| {
+        // serde_json's message ends with its own " at line L column C"; say it once.
+        let message = e.to_string();
+        let message = message.split(" at line ").next().unwrap_or_default();
         anyhow::anyhow!(
-            "{}: line {}, column {}: {}",
+            "{}: line {}, column {}: {message}",
             path.display(),
             e.line(),
             e.column(),
-            e
         )
     })
 }

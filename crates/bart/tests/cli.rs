@@ -1,0 +1,157 @@
+//! The `bart` binary end to end: a tiny demo, then page, replay and evaluate on its data
+//! directory; and clear errors (naming the file, and the line for text) for a missing data
+//! directory, a corrupt database and a malformed world file.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn bart(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bart"))
+        .args(args)
+        .env_remove("BART_DATA")
+        .output()
+        .expect("bart runs")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn tiny_demo(dir: &Path) -> Output {
+    bart(&[
+        "demo",
+        "--quiet",
+        "--data",
+        dir.to_str().unwrap(),
+        "--listeners",
+        "400",
+        "--items",
+        "1500",
+        "--artists",
+        "150",
+        "--genres",
+        "10",
+        "--regions",
+        "5",
+        "--days",
+        "2",
+        "--random-pages",
+        "600",
+        "--bart-pages",
+        "60",
+    ])
+}
+
+#[test]
+fn demo_then_page_replay_and_evaluate() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let d = dir.to_str().unwrap();
+    let out = tiny_demo(&dir);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("Online stream rate per card"), "{stdout}");
+    assert!(stdout.contains("Off-policy estimate of BaRT with model v1"));
+    assert!(stdout.contains("Home page of listener"));
+    let id = stdout
+        .split("bart replay --impression ")
+        .nth(1)
+        .and_then(|s| s.split('`').next())
+        .expect("demo names an impression to replay")
+        .to_string();
+
+    let out = bart(&["replay", "--data", d, "--impression", &id]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("identical"), "{stdout}");
+
+    let out = bart(&["replay", "--data", d, "--impression", "12345"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("no impression 12345") && stderr.contains("events.db"));
+
+    let out = bart(&["evaluate", "--data", d, "--json"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["model_version"], 1);
+    assert_eq!(v["pages"], 600);
+    let ips = v["ips"]["value"].as_f64().unwrap();
+    assert!(ips > 0.0 && ips < 1.0);
+    // The same numbers the demo reported for that model and day.
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["offline"]["ips"]["value"], v["ips"]["value"]);
+
+    let out = bart(&["page", "--data", d, "--listener", "3", "--hour", "8"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("Home page of listener 3"), "{stdout}");
+    assert!(stdout.contains("p = "), "{stdout}");
+
+    let out = bart(&["page", "--data", d, "--listener", "400"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("listener 400 does not exist"), "{stderr}");
+}
+
+#[test]
+fn missing_data_directory_is_named() {
+    let out = bart(&["page", "--data", "/nonexistent/bart-x", "--listener", "1"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("/nonexistent/bart-x"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn corrupt_database_and_malformed_world_file_are_named() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let d = dir.to_str().unwrap();
+    std::fs::write(
+        dir.join("world.json"),
+        r#"{"seed": 1, "artists": 50, "items": 200, "genres": 5, "listeners": 40,
+ "regions": 3, "plays_per_listener": 10, "start": 1767571200, "history_days": 30}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("events.db"),
+        b"this is not a database at all, not even close",
+    )
+    .unwrap();
+    let out = bart(&["evaluate", "--data", d]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("events.db"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    std::fs::write(
+        dir.join("world.json"),
+        "{\"seed\": 1,\n \"artists\": fifty}\n",
+    )
+    .unwrap();
+    let out = bart(&["replay", "--data", d, "--impression", "1"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("world.json: line 2"), "{stderr}");
+}
+
+#[test]
+fn invalid_flags_name_the_setting() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = bart(&[
+        "demo",
+        "--quiet",
+        "--data",
+        tmp.path().to_str().unwrap(),
+        "--epsilon",
+        "1.5",
+    ]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("epsilon = 1.5"), "{stderr}");
+}
