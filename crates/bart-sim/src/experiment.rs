@@ -180,8 +180,8 @@ fn bar(len: u64, msg: &str, visible: bool) -> ProgressBar {
 }
 
 /// Builds the world and the recommender, then runs the loop. Writes `world.json`, the event
-/// store, one model file per night and `report.json` into `config.data_dir`, replacing the
-/// files of an earlier demo there.
+/// store, one model file per night (`models/`) and `report.json` into `config.data_dir`,
+/// replacing those of an earlier demo there.
 pub fn run(
     config: &DemoConfig,
     progress: bool,
@@ -192,7 +192,11 @@ pub fn run(
         let path = path.to_path_buf();
         move |source| SimError::Io { path, source }
     };
-    std::fs::create_dir_all(dir.join("models")).map_err(io(&dir.join("models")))?;
+    let models = dir.join("models");
+    if models.is_dir() {
+        std::fs::remove_dir_all(&models).map_err(io(&models))?;
+    }
+    std::fs::create_dir_all(&models).map_err(io(&models))?;
     for stale in ["events.db", "events.db-wal", "events.db-shm"] {
         let path = dir.join(stale);
         if path.exists() {

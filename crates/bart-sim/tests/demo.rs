@@ -29,8 +29,13 @@ fn small(dir: &std::path::Path) -> DemoConfig {
 #[test]
 fn the_loop_learns_and_offline_agrees_with_online_and_pages_replay() {
     let dir = tempfile::tempdir().unwrap();
+    // Files of an earlier demo are replaced, not mixed in.
+    std::fs::create_dir_all(dir.path().join("models")).unwrap();
+    std::fs::write(DataDir::model(dir.path(), 9), b"stale").unwrap();
+    std::fs::write(dir.path().join("events.db"), b"stale").unwrap();
     let config = small(dir.path());
     let (world, recommender, report) = experiment::run(&config, false).unwrap();
+    assert!(!DataDir::model(dir.path(), 9).exists());
 
     let last = report.last_day();
     assert_eq!(report.days.len(), 3);
