@@ -190,8 +190,16 @@ impl LogisticRegression {
             )));
         }
         let mut model = LogisticRegression::new(config).map_err(|e| bad(e.to_string()))?;
-        for (w, b) in model.weights.iter_mut().zip(weight_bytes.chunks_exact(4)) {
+        for (k, (w, b)) in model
+            .weights
+            .iter_mut()
+            .zip(weight_bytes.chunks_exact(4))
+            .enumerate()
+        {
             *w = f32::from_le_bytes(b.try_into().unwrap());
+            if !w.is_finite() {
+                return Err(bad(format!("weight {k} is {w}, not a finite number")));
+            }
         }
         Ok(model)
     }
@@ -292,6 +300,12 @@ mod tests {
         let mut extra = good.clone();
         extra.push(0);
         check(&extra, "unexpected bytes");
+        // A well-formed file (valid checksum) holding a NaN weight.
+        let mut nan = m.clone();
+        nan.weights[7] = f32::NAN;
+        nan.save(&path).unwrap();
+        let err = LogisticRegression::load(&path).unwrap_err().to_string();
+        assert!(err.contains("weight 7 is NaN"), "{err}");
     }
 
     #[test]

@@ -81,6 +81,21 @@ pub struct PageMarginals {
 }
 
 impl PageMarginals {
+    /// The expected number of cards on the page: the sum over shelves of P(shelf shown)
+    /// times its number of cards.
+    pub fn expected_cards(&self) -> f64 {
+        self.cards
+            .iter()
+            .enumerate()
+            .map(|(v, m)| {
+                let shown: f64 = (0..self.rows.steps()).map(|r| self.rows.get(r, v)).sum();
+                shown * m.steps() as f64
+            })
+            .sum()
+    }
+}
+
+impl PageMarginals {
     /// Marginals of `policy` over `shelves` for a page of shape `config`.
     pub fn new(shelves: &[ScoredShelf], policy: &EpsilonGreedy, config: &PageConfig) -> Self {
         let valid: Vec<usize> = (0..shelves.len())

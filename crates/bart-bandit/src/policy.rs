@@ -1,7 +1,8 @@
 //! The ε-greedy policy over a shrinking candidate set. One function gives the probabilities;
 //! sampling draws from exactly that vector, so the probability logged is the one used.
 //!
-//! Greedy means the highest score; ties go to the lowest candidate index.
+//! Greedy means the highest score by `f64::total_cmp`; ties go to the lowest candidate index.
+//! The sampler and the marginals share that one order, so they agree even on odd scores.
 
 use crate::error::BanditError;
 use rand::{Rng, RngExt};
@@ -85,15 +86,20 @@ impl EpsilonGreedy {
     }
 }
 
+/// The one ranking order: higher score first (`total_cmp`), then lower index.
+fn rank(scores: &[f64], a: usize, b: usize) -> std::cmp::Ordering {
+    scores[b].total_cmp(&scores[a]).then(a.cmp(&b))
+}
+
 /// Index of the highest score, lowest index on ties.
 fn greedy(scores: &[f64]) -> usize {
-    let mut best = 0;
-    for (i, &s) in scores.iter().enumerate().skip(1) {
-        if s > scores[best] {
-            best = i;
+    (1..scores.len()).fold(0, |best, i| {
+        if rank(scores, i, best).is_lt() {
+            i
+        } else {
+            best
         }
-    }
-    best
+    })
 }
 
 /// Inverse-CDF sample from `p` with a uniform `u` in [0, 1).
@@ -131,12 +137,7 @@ impl Marginals {
         let k = k.min(n);
         // Candidate indices by rank: score descending, index ascending (matches `greedy`).
         let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by(|&a, &b| {
-            scores[b]
-                .partial_cmp(&scores[a])
-                .unwrap_or(std::cmp::Ordering::Equal)
-                .then(a.cmp(&b))
-        });
+        order.sort_by(|&a, &b| rank(scores, a, b));
         let mut by_rank = vec![0.0; k * n];
         // state[f]: P(frontier = rank f) at the current step; f <= t.
         let mut state = vec![0.0; k + 1];
@@ -269,13 +270,35 @@ mod tests {
     }
 
     #[test]
-    fn draws_match_probabilities_at_first_step() {
+    fn greedy_and_marginals_agree_on_odd_scores() {
+        // NaN and infinities rank by total_cmp in both the sampler and the marginals.
+        let scores = [0.5, f64::NAN, 0.9, f64::INFINITY, -0.0, 0.0];
+        let policy = EpsilonGreedy::new(0.0).unwrap();
+        let m = policy.marginals(&scores, scores.len());
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let drawn = policy.draw_without_replacement(&scores, scores.len(), &mut rng);
+        for (t, (i, p)) in drawn.into_iter().enumerate() {
+            assert_eq!(p, 1.0);
+            assert_eq!(m.get(t, i), 1.0, "step {t} drew {i}");
+        }
+    }
+
+    #[test]
+    fn draw_frequencies_follow_the_probabilities() {
         let policy = EpsilonGreedy::new(0.3).unwrap();
         let scores = [0.2, 0.7, 0.1, 0.4];
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-        for _ in 0..100 {
-            let (i, p) = policy.draw(&scores, &mut rng);
-            assert_eq!(p, policy.probabilities(&scores)[i]);
+        let mut counts = [0u32; 4];
+        for _ in 0..40_000 {
+            counts[policy.draw(&scores, &mut rng).0] += 1;
+        }
+        for (c, p) in counts.iter().zip(policy.probabilities(&scores)) {
+            // 5 binomial standard deviations.
+            let sd = (40_000.0 * p * (1.0 - p)).sqrt();
+            assert!(
+                (f64::from(*c) - 40_000.0 * p).abs() < 5.0 * sd,
+                "{counts:?}"
+            );
         }
     }
 }

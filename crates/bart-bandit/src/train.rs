@@ -64,8 +64,8 @@ pub struct LoggedCard<'a> {
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct TrainStats {
     pub examples: u64,
-    /// Progressive-validation log-loss (each example scored before it is learned), weighted
-    /// like the training loss.
+    /// Progressive-validation log-loss of the first epoch (each example scored before it is
+    /// learned), weighted like the training loss.
     pub weighted_log_loss: f64,
     pub mean_weight: f64,
 }
@@ -86,7 +86,7 @@ impl Recommender {
         config.validate()?;
         let mut stats = TrainStats::default();
         let mut buf = Vec::with_capacity(64);
-        for _ in 0..config.epochs {
+        for epoch in 0..config.epochs {
             let (mut n, mut loss, mut wsum) = (0u64, 0.0, 0.0);
             let mut last: Option<(*const Context, _)> = None;
             for card in cards() {
@@ -125,11 +125,14 @@ impl Recommender {
                 }
             }
             progress(n);
-            stats = TrainStats {
-                examples: n,
-                weighted_log_loss: if wsum > 0.0 { loss / wsum } else { 0.0 },
-                mean_weight: if n > 0 { wsum / n as f64 } else { 0.0 },
-            };
+            // Only the first pass scores examples the model has not seen: keep its loss.
+            if epoch == 0 {
+                stats = TrainStats {
+                    examples: n,
+                    weighted_log_loss: if wsum > 0.0 { loss / wsum } else { 0.0 },
+                    mean_weight: if n > 0 { wsum / n as f64 } else { 0.0 },
+                };
+            }
         }
         Ok(stats)
     }

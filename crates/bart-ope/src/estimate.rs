@@ -164,6 +164,19 @@ impl Ratio {
         Ok(())
     }
 
+    /// Closes the current cluster, and for IPS makes its denominator `target_samples`, the
+    /// number of samples the target policy is expected to produce there (for a page: its
+    /// expected number of cards), instead of the number logged. Then IPS estimates the
+    /// target's reward per sample even when the two policies fill pages differently. SNIPS
+    /// is unaffected.
+    pub fn end_cluster_expecting(&mut self, target_samples: f64) {
+        if self.estimator == Estimator::Ips {
+            self.open_d = target_samples;
+        }
+        self.open = true;
+        self.end_cluster();
+    }
+
     /// Closes the current cluster (a page); samples added after belong to the next one.
     pub fn end_cluster(&mut self) {
         if !self.open {
@@ -319,6 +332,19 @@ mod tests {
         assert_eq!(e.clusters, 2);
         // y = (1, 2), d = (2, 2), θ = 0.75: residuals (-0.5, 0.5); 2/1 * 0.5 / 16.
         assert!((e.std_error - (2.0f64 * 0.5).sqrt() / 4.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn ips_can_divide_by_the_expected_cluster_size() {
+        // Two pages: weights (2, 0.5) rewards (1, 1); weight 4 reward 1. The target is
+        // expected to show 1.5 and 1 cards there.
+        let mut acc = Ratio::new(Estimator::Ips);
+        acc.add(s(0.5, 0.25, 1.0)).unwrap();
+        acc.add(s(0.25, 0.5, 1.0)).unwrap();
+        acc.end_cluster_expecting(1.5);
+        acc.add(s(0.4, 0.1, 1.0)).unwrap();
+        acc.end_cluster_expecting(1.0);
+        assert_eq!(acc.finish().unwrap().value, (2.5 + 4.0) / 2.5);
     }
 
     #[test]

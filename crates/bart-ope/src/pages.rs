@@ -1,11 +1,13 @@
 //! Estimating a policy's per-card stream rate from logged pages.
 //!
 //! A card's reward depends on its own slot (item, explanation, row, column) and the context,
-//! so the per-card value of a target policy is the sum over slots of the target's slot
-//! propensities times the expected rewards, and IPS with weight = target slot propensity /
-//! logged slot propensity is unbiased for it ("independent IPS" over positions). The target's
-//! propensities are exact: the candidates are rebuilt from the logged context and scored with
-//! the target's model.
+//! so the expected streams of a page under a target policy are the sum over slots of the
+//! target's slot propensities times the expected rewards, and the sum of w * r over a logged
+//! page, w = target slot propensity / logged slot propensity, is unbiased for it ("independent
+//! IPS" over positions). The per-card rate divides by the target's expected number of cards
+//! (IPS) or by the sum of the weights, which estimates it (SNIPS). The target's propensities
+//! are exact: the candidates are rebuilt from the logged context and scored with the target's
+//! model.
 
 use crate::estimate::{Estimate, Estimator, OpeError, Ratio, Sample};
 use bart_bandit::{EpsilonGreedy, LogisticRegression, PageMarginals, Recommender};
@@ -30,12 +32,13 @@ pub struct PolicyValue {
     pub snips: Estimate,
 }
 
-/// The per-card samples of one logged page for evaluating `target`.
+/// The per-card samples of one logged page for evaluating `target`, and the number of cards
+/// the target is expected to show in that context.
 pub fn page_samples(
     recommender: &Recommender,
     target: &Target,
     (impression, rewards): LoggedPageRef,
-) -> Result<Vec<Sample>, OpeError> {
+) -> Result<(Vec<Sample>, f64), OpeError> {
     let ctx = &impression.context;
     let scored = recommender.score(ctx, recommender.candidates(ctx), target.model);
     let marginals = PageMarginals::new(&scored, &target.policy, recommender.page_config());
@@ -76,38 +79,39 @@ pub fn page_samples(
             });
         }
     }
-    Ok(samples)
+    Ok((samples, marginals.expected_cards()))
 }
 
-/// IPS and SNIPS of `target` over logged pages, each page one cluster; parallel.
+/// IPS and SNIPS of `target` over logged pages, each page one cluster. Chunks run in
+/// parallel and are merged in order, so the result does not depend on the thread count.
 pub fn evaluate(
     recommender: &Recommender,
     target: &Target,
     pages: &[LoggedPageRef],
 ) -> Result<PolicyValue, OpeError> {
-    let (ips, snips) = pages
+    let parts = pages
         .par_chunks(256)
         .map(|chunk| {
             let mut ips = Ratio::new(Estimator::Ips);
             let mut snips = Ratio::new(Estimator::Snips);
             for &page in chunk {
-                for s in page_samples(recommender, target, page)? {
+                let (samples, expected_cards) = page_samples(recommender, target, page)?;
+                for s in samples {
                     ips.add(s)?;
                     snips.add(s)?;
                 }
-                ips.end_cluster();
+                ips.end_cluster_expecting(expected_cards);
                 snips.end_cluster();
             }
             Ok((ips, snips))
         })
-        .try_reduce(
-            || (Ratio::new(Estimator::Ips), Ratio::new(Estimator::Snips)),
-            |(mut a, mut b), (c, d)| {
-                a.merge(c);
-                b.merge(d);
-                Ok((a, b))
-            },
-        )?;
+        .collect::<Result<Vec<_>, OpeError>>()?;
+    let mut ips = Ratio::new(Estimator::Ips);
+    let mut snips = Ratio::new(Estimator::Snips);
+    for (a, b) in parts {
+        ips.merge(a);
+        snips.merge(b);
+    }
     Ok(PolicyValue {
         ips: ips.finish()?,
         snips: snips.finish()?,

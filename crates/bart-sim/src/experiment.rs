@@ -21,7 +21,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rayon::prelude::*;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -30,6 +30,10 @@ pub const RANDOM: &str = "random";
 /// Name logged for pages of BaRT's ε-greedy policy.
 pub const BART: &str = "bart";
 const DAY: u64 = 86_400;
+/// Upper bound on visits per arm and day (impression ids hold the visit index in 32 bits).
+const MAX_PAGES_PER_DAY: usize = 10_000_000;
+/// Feedback later than this after its impression does not count, by default.
+pub const REWARD_WINDOW_SECS: u64 = 3_600;
 
 /// Everything the demo needs; checked once by [`DemoConfig::validate`].
 #[derive(Clone, Debug)]
@@ -65,7 +69,7 @@ impl Default for DemoConfig {
             candidates: CandidateConfig::default(),
             model: ModelConfig::default(),
             train: TrainConfig::default(),
-            reward_window_secs: 3_600,
+            reward_window_secs: REWARD_WINDOW_SECS,
         }
     }
 }
@@ -81,26 +85,16 @@ impl DemoConfig {
                 reason,
             })
         };
-        if self.days < 2 {
-            return invalid(
-                "days",
-                self.days.to_string(),
-                "the loop needs at least 2 days",
-            );
+        if !(2..=365).contains(&self.days) {
+            return invalid("days", self.days.to_string(), "must be in 2..=365");
         }
-        if self.random_pages_per_day < 2 {
-            return invalid(
-                "random_pages_per_day",
-                self.random_pages_per_day.to_string(),
-                "must be at least 2",
-            );
-        }
-        if self.bart_pages_per_day < 2 {
-            return invalid(
-                "bart_pages_per_day",
-                self.bart_pages_per_day.to_string(),
-                "must be at least 2",
-            );
+        for (field, pages) in [
+            ("random_pages_per_day", self.random_pages_per_day),
+            ("bart_pages_per_day", self.bart_pages_per_day),
+        ] {
+            if !(2..=MAX_PAGES_PER_DAY).contains(&pages) {
+                return invalid(field, pages.to_string(), "must be in 2..=10000000");
+            }
         }
         EpsilonGreedy::new(self.epsilon)?;
         self.page.validate()?;
@@ -158,10 +152,25 @@ impl DataDir {
     pub fn model(dir: &Path, version: u32) -> PathBuf {
         dir.join("models").join(format!("v{version}.bart"))
     }
+    /// The training record of model `version`.
+    pub fn model_record(dir: &Path, version: u32) -> PathBuf {
+        dir.join("models").join(format!("v{version}.json"))
+    }
     /// The demo's JSON report.
     pub fn report(dir: &Path) -> PathBuf {
         dir.join("report.json")
     }
+}
+
+/// What a model was trained on, saved beside it: it may only be evaluated on later pages.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelRecord {
+    pub version: u32,
+    /// Impressions before this unix time (whose reward windows had closed) were trained on.
+    pub trained_until: u64,
+    pub reward_window_secs: u64,
+    pub examples: u64,
+    pub weighted_log_loss: f64,
 }
 
 fn bar(len: u64, msg: &str, visible: bool) -> ProgressBar {
@@ -335,6 +344,16 @@ pub fn run(
             pb.finish_and_clear();
             version += 1;
             model.save(&DataDir::model(dir, version))?;
+            let record = ModelRecord {
+                version,
+                trained_until: until,
+                reward_window_secs: window,
+                examples: stats.examples,
+                weighted_log_loss: stats.weighted_log_loss,
+            };
+            let path = DataDir::model_record(dir, version);
+            let json = serde_json::to_string_pretty(&record).expect("record serialises");
+            std::fs::write(&path, json).map_err(io(&path))?;
         } else {
             let pages = store.joined(&JoinQuery {
                 policy: Some(RANDOM.to_string()),

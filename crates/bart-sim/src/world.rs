@@ -96,6 +96,8 @@ impl Default for WorldConfig {
 
 /// Upper bound on entity counts, so a config can never ask for absurd memory.
 const MAX_COUNT: usize = 10_000_000;
+/// Upper bound on the mean total of history plays.
+const MAX_PLAYS: usize = 200_000_000;
 
 impl WorldConfig {
     /// The number of genre names shipped (the maximum for `genres`).
@@ -136,6 +138,13 @@ impl WorldConfig {
                 "plays_per_listener",
                 self.plays_per_listener,
                 "must be in 1..=10000",
+            ));
+        }
+        if self.listeners.saturating_mul(self.plays_per_listener) > MAX_PLAYS {
+            return Err(bad(
+                "plays_per_listener",
+                self.plays_per_listener,
+                "listeners x plays_per_listener must be at most 200000000",
             ));
         }
         if self.history_days == 0 || self.history_days > 3_650 {

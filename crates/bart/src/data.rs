@@ -3,7 +3,7 @@
 use anyhow::{Context as _, Result, bail};
 use bart_bandit::{CandidateConfig, LogisticRegression, PageConfig, Recommender};
 use bart_log::EventStore;
-use bart_sim::experiment::{DataDir, build_recommender};
+use bart_sim::experiment::{DataDir, ModelRecord, build_recommender};
 use bart_sim::{World, WorldConfig};
 use std::path::{Path, PathBuf};
 
@@ -26,7 +26,7 @@ impl Data {
                 dir.display()
             );
         }
-        let config = read_world_config(&DataDir::world(dir))?;
+        let config: WorldConfig = read_json(&DataDir::world(dir))?;
         let world = World::generate(&config)
             .with_context(|| format!("{}: invalid world", DataDir::world(dir).display()))?;
         let recommender =
@@ -48,6 +48,11 @@ impl Data {
         Ok(Some(LogisticRegression::load(&DataDir::model(
             &self.dir, version,
         ))?))
+    }
+
+    /// What model `version` was trained on.
+    pub fn model_record(&self, version: u32) -> Result<ModelRecord> {
+        read_json(&DataDir::model_record(&self.dir, version))
     }
 
     /// The newest model version in the directory (0 if none).
@@ -73,8 +78,9 @@ impl Data {
     }
 }
 
-/// Reads a world configuration; a malformed file is reported with its line and column.
-pub fn read_world_config(path: &Path) -> Result<WorldConfig> {
+/// Reads a JSON file of the data directory; a malformed file is reported with its line and
+/// column.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_str(&text).map_err(|e| {

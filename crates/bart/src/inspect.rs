@@ -8,7 +8,7 @@ use bart_core::{Impression, ImpressionId, ListenerId, Platform};
 use bart_log::JoinQuery;
 use bart_ope::{Target, evaluate as estimate, stream_rate};
 use bart_sim::Listening;
-use bart_sim::experiment::{BART, RANDOM};
+use bart_sim::experiment::{RANDOM, REWARD_WINDOW_SECS};
 use bart_sim::report::render_page;
 use clap::{Args, ValueEnum};
 use rand::SeedableRng;
@@ -145,7 +145,8 @@ pub struct EvaluateArgs {
     /// Simulated day (from 1) whose random pages to evaluate on; default: the last.
     #[arg(long)]
     day: Option<u64>,
-    /// Model version to evaluate; default: the one BaRT served that day.
+    /// Model version to evaluate; default: the newest trained before that day. A model may
+    /// only be evaluated on pages it was not trained on.
     #[arg(long)]
     model: Option<u32>,
     /// Exploration rate ε of the evaluated policy.
@@ -171,24 +172,34 @@ pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
         bail!("--day {day} is outside the logged days 1 to {last_day}");
     }
     let (from, until) = (start + (day - 1) * DAY, start + day * DAY);
-    let query = |policy: &str| JoinQuery {
-        policy: Some(policy.into()),
-        from: Some(from),
-        until: Some(until),
-        window_secs: 3_600,
-    };
     let version = match args.model {
         Some(v) => v,
         None => {
-            let served = data.store.joined(&query(BART))?;
-            match served.iter().map(|p| p.impression.model_version).max() {
-                Some(v) => v,
-                None => data.latest_model()?,
+            let mut v = data.latest_model()?;
+            while v > 0 && data.model_record(v)?.trained_until > from {
+                v -= 1;
             }
+            v
         }
     };
+    if version > 0 {
+        let record = data.model_record(version)?;
+        if record.trained_until > from {
+            let first = (record.trained_until - start).div_ceil(DAY) + 1;
+            bail!(
+                "model v{version} was trained on pages up to day {}, so its estimate on day \
+                 {day} would be optimistic: evaluate it on day {first} or later",
+                first - 1
+            );
+        }
+    }
     let model = data.model(version)?;
-    let pages = data.store.joined(&query(RANDOM))?;
+    let pages = data.store.joined(&JoinQuery {
+        policy: Some(RANDOM.into()),
+        from: Some(from),
+        until: Some(until),
+        window_secs: REWARD_WINDOW_SECS,
+    })?;
     if pages.is_empty() {
         bail!(
             "no random pages on day {day} in {}",

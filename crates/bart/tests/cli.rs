@@ -86,6 +86,35 @@ fn demo_then_page_replay_and_evaluate() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["offline"]["ips"]["value"], v["ips"]["value"]);
 
+    // Model v1 was trained on day 1: it cannot be judged on day 1's pages.
+    let out = bart(&["evaluate", "--data", d, "--day", "1", "--model", "1"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("evaluate it on day 2 or later"), "{stderr}");
+    // Without --model, day 1 gets the newest model trained before it: none. With ε = 1 the
+    // target is the logging policy itself: every weight is 1, so SNIPS is the observed rate;
+    // IPS divides by the expected rather than the shown number of cards, so it is close.
+    let out = bart(&[
+        "evaluate",
+        "--data",
+        d,
+        "--day",
+        "1",
+        "--epsilon",
+        "1",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
+    assert_eq!(v["model_version"], 0);
+    let rate = v["logging_policy"]["value"].as_f64().unwrap();
+    assert!(
+        (v["snips"]["value"].as_f64().unwrap() - rate).abs() < 1e-12,
+        "{v}"
+    );
+    let ips = &v["ips"];
+    let gap = (ips["value"].as_f64().unwrap() - rate).abs();
+    assert!(gap < 0.5 * ips["std_error"].as_f64().unwrap(), "{v}");
+
     let out = bart(&["page", "--data", d, "--listener", "3", "--hour", "8"]);
     let (stdout, stderr) = text(&out);
     assert!(out.status.success(), "{stderr}");
