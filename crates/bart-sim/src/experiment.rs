@@ -7,7 +7,7 @@
 
 use crate::error::SimError;
 use crate::response::Listening;
-use crate::world::{World, WorldConfig};
+use crate::world::{DAY, World, WorldConfig};
 use bart_bandit::{
     CandidateConfig, EpsilonGreedy, LoggedCard, LogisticRegression, ModelConfig, PageConfig,
     Recommender, TrainConfig, TrainStats, seed_for,
@@ -29,7 +29,6 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 pub const RANDOM: &str = "random";
 /// Name logged for pages of BaRT's ε-greedy policy.
 pub const BART: &str = "bart";
-const DAY: u64 = 86_400;
 /// Upper bound on visits per arm and day (impression ids hold the visit index in 32 bits).
 const MAX_PAGES_PER_DAY: usize = 10_000_000;
 /// Feedback later than this after its impression does not count, by default.

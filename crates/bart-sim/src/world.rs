@@ -15,7 +15,8 @@ use std::collections::HashSet;
 use std::fmt;
 
 /// Seconds in a day.
-pub(crate) const DAY: u64 = 86_400;
+/// Seconds in a simulated day.
+pub const DAY: u64 = 86_400;
 
 /// Relative activity for each LOCAL hour of the day: night trough, morning bump, evening peak.
 const DAILY_CURVE: [f64; 24] = [

@@ -10,6 +10,7 @@ use bart_ope::{Target, evaluate as estimate, stream_rate};
 use bart_sim::Listening;
 use bart_sim::experiment::{RANDOM, REWARD_WINDOW_SECS};
 use bart_sim::report::render_page;
+use bart_sim::world::DAY;
 use clap::{Args, ValueEnum};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -156,8 +157,6 @@ pub struct EvaluateArgs {
     #[arg(long)]
     json: bool,
 }
-
-const DAY: u64 = 86_400;
 
 pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
     let policy = EpsilonGreedy::new(args.epsilon)?;
