@@ -16,6 +16,16 @@ pub enum BanditError {
     /// A model file that cannot be used.
     #[error("model file {path}: {reason}")]
     ModelFile { path: PathBuf, reason: String },
+    /// A training example that cannot be learned from.
+    #[error("example {index}: {reason}")]
+    Example { index: usize, reason: String },
+    /// A line of an input file that cannot be parsed.
+    #[error("{path}:{line}: {reason}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

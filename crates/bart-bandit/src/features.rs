@@ -1,212 +1,273 @@
-//! Features of (context, item, explanation, position) for the reward model: hashed atoms of
-//! each side plus crosses (context x item, context x explanation, item x explanation), like
-//! Vowpal Wabbit's `-q`. Position (row, column) is a feature of its own so training can
-//! separate it from appeal; scores for ranking are taken at row 0, column 0.
+//! The one feature hasher's interface: named namespaces of hashed features with values, and
+//! configurable crosses between namespaces like Vowpal Wabbit's `-q` (pairs) and `--cubic`
+//! (triples). Namespaces are selected in crosses by the first byte of their name, as in VW.
 
-use crate::hash::hash;
-use crate::model::Feature;
-use bart_core::{Context, Explanation, Item};
-use bart_models::Affinity;
+use crate::error::BanditError;
+use crate::hash::{cross, hash_bytes};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
 
-/// Feature namespaces. Changing a number invalidates stored models.
-mod ns {
-    pub const BIAS: u64 = 1;
-    pub const REGION: u64 = 2;
-    pub const PLATFORM: u64 = 3;
-    pub const AGE: u64 = 4;
-    pub const DAYPART: u64 = 5;
-    pub const WEEKEND: u64 = 6;
-    pub const BREADTH: u64 = 7;
-    pub const PLATFORM_DAYPART: u64 = 8;
-    pub const ITEM: u64 = 20;
-    pub const ARTIST: u64 = 21;
-    pub const GENRE: u64 = 22;
-    pub const KIND: u64 = 23;
-    pub const POPULARITY: u64 = 24;
-    pub const RELEASE: u64 = 25;
-    pub const EXPLANATION_KIND: u64 = 26;
-    pub const EXPLANATION: u64 = 27;
-    pub const RELATION: u64 = 28;
-    pub const FAMILIAR: u64 = 29;
-    pub const GENRE_AFFINITY: u64 = 30;
-    pub const ARTIST_AFFINITY: u64 = 31;
-    pub const GENRE_AFFINITY_VALUE: u64 = 32;
-    pub const ARTIST_AFFINITY_VALUE: u64 = 33;
-    pub const ROW: u64 = 40;
-    pub const COLUMN: u64 = 41;
-    pub const CROSS: u64 = 100;
-}
+/// A hashed sparse feature: id (reduced to a bucket by the model's mask) and value.
+pub type Feature = (u32, f32);
 
-/// A position on the page.
+/// A feature namespace: its name's hash seeds its features' hashes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Slot {
-    pub row: u16,
-    pub column: u16,
+pub struct Namespace {
+    initial: u8,
+    seed: u64,
 }
 
-impl Slot {
-    /// The top-left slot, where ranking scores are taken.
-    pub const TOP_LEFT: Slot = Slot { row: 0, column: 0 };
+impl Namespace {
+    /// The namespace called `name`; the empty name is VW's default namespace (initial ' ').
+    pub fn new(name: &[u8]) -> Self {
+        Namespace {
+            initial: name.first().copied().unwrap_or(b' '),
+            seed: hash_bytes(0, name),
+        }
+    }
+
+    /// The byte that selects this namespace in crosses.
+    pub fn initial(&self) -> u8 {
+        self.initial
+    }
+
+    /// The id of the feature called `name` in this namespace.
+    pub fn id(&self, name: &[u8]) -> u32 {
+        hash_bytes(self.seed, name) as u32
+    }
+
+    /// The id of the feature `key=value` (the same id VW text `key=value` gets).
+    pub fn id_of(&self, key: &str, value: impl std::fmt::Display) -> u32 {
+        let mut buf = [0u8; 64];
+        let mut w = &mut buf[..];
+        write!(w, "{key}={value}").expect("feature name fits in 64 bytes");
+        let len = 64 - w.len();
+        self.id(&buf[..len])
+    }
 }
 
-/// The context side, hashed once per page.
-#[derive(Clone, Debug)]
-pub struct ContextFeatures {
-    bias: u64,
-    region: u64,
-    platform: u64,
-    age: u64,
-    daypart: u64,
-    weekend: u64,
-    breadth: u64,
-    platform_daypart: u64,
+/// A run of features of one namespace inside a feature buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Group {
+    pub initial: u8,
+    pub start: u32,
+    pub end: u32,
 }
 
-impl ContextFeatures {
-    /// Hashes the context atoms. Breadth is how many genres make up at least 10% of the
-    /// listener's plays (0 for a listener without history).
-    pub fn new(ctx: &Context, affinity: &Affinity) -> Self {
-        let breadth = affinity
-            .top_genres(ctx.listener)
+/// One example's features, by namespace: a view into a [`Features`] buffer or a batch.
+#[derive(Clone, Copy, Debug)]
+pub struct Example<'a> {
+    pub feats: &'a [Feature],
+    pub groups: &'a [Group],
+}
+
+impl<'a> Example<'a> {
+    /// Every namespace feature, group by group.
+    pub fn atoms(&self) -> impl Iterator<Item = Feature> + 'a {
+        let feats = self.feats;
+        self.groups
             .iter()
-            .filter(|(_, s)| *s >= 0.1)
-            .count()
-            .min(4) as u64;
-        let platform = ctx.platform as u64;
-        let daypart = u64::from(ctx.daypart());
-        ContextFeatures {
-            bias: hash(ns::BIAS, &[0]),
-            region: hash(ns::REGION, &[u64::from(ctx.region.0)]),
-            platform: hash(ns::PLATFORM, &[platform]),
-            age: hash(ns::AGE, &[ctx.age_group as u64]),
-            daypart: hash(ns::DAYPART, &[daypart]),
-            weekend: hash(ns::WEEKEND, &[u64::from(ctx.weekday >= 5)]),
-            breadth: hash(ns::BREADTH, &[breadth]),
-            platform_daypart: hash(ns::PLATFORM_DAYPART, &[platform, daypart]),
-        }
+            .flat_map(move |g| feats[g.start as usize..g.end as usize].iter().copied())
+    }
+
+    fn group(&self, g: &Group) -> &'a [Feature] {
+        &self.feats[g.start as usize..g.end as usize]
     }
 }
 
-/// Position of `x` in a most-recent-first list, bucketed: 0 first, 1 second or third,
-/// 2 further back, 3 absent.
-fn recency<T: PartialEq>(list: &[T], x: &T) -> u64 {
-    match list.iter().position(|y| y == x) {
-        Some(0) => 0,
-        Some(1 | 2) => 1,
-        Some(_) => 2,
-        None => 3,
+/// A reusable buffer that builds one example namespace by namespace.
+#[derive(Clone, Debug, Default)]
+pub struct Features {
+    feats: Vec<Feature>,
+    groups: Vec<Group>,
+}
+
+/// A length of a [`Features`] buffer to truncate back to (shared features before an action's).
+#[derive(Clone, Copy, Debug)]
+pub struct Mark(usize, usize);
+
+impl Features {
+    /// Empties the buffer.
+    pub fn clear(&mut self) {
+        self.feats.clear();
+        self.groups.clear();
+    }
+
+    /// Starts a run of features in `ns`.
+    pub fn namespace(&mut self, ns: &Namespace) {
+        let at = self.feats.len() as u32;
+        self.groups.push(Group {
+            initial: ns.initial,
+            start: at,
+            end: at,
+        });
+    }
+
+    /// Adds a feature to the current namespace (the default one if none was started).
+    pub fn push(&mut self, id: u32, value: f32) {
+        if self.groups.is_empty() {
+            self.namespace(&Namespace::new(b""));
+        }
+        self.feats.push((id, value));
+        self.groups.last_mut().expect("a group").end += 1;
+    }
+
+    /// Adds `key=value` with value 1 to the current namespace of `ns`.
+    pub fn add(&mut self, ns: &Namespace, key: &str, value: impl std::fmt::Display) {
+        self.push(ns.id_of(key, value), 1.0);
+    }
+
+    /// The current length, to truncate back to.
+    pub fn mark(&self) -> Mark {
+        Mark(self.feats.len(), self.groups.len())
+    }
+
+    /// Drops everything added after `mark`.
+    pub fn truncate(&mut self, mark: Mark) {
+        self.feats.truncate(mark.0);
+        self.groups.truncate(mark.1);
+    }
+
+    /// The example built so far.
+    pub fn example(&self) -> Example<'_> {
+        Example {
+            feats: &self.feats,
+            groups: &self.groups,
+        }
+    }
+
+    /// Number of features.
+    pub fn len(&self) -> usize {
+        self.feats.len()
+    }
+
+    /// True when no feature was added.
+    pub fn is_empty(&self) -> bool {
+        self.feats.is_empty()
     }
 }
 
-fn bucket(x: f32, edges: &[f32]) -> u64 {
-    edges.iter().take_while(|&&e| x >= e).count() as u64
-}
+/// Crosses between namespaces: "UA" crosses every feature of namespaces starting with `U`
+/// with every feature of those starting with `A` (id `cross(u, a)`, value `u * a`); three
+/// letters make triples.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<String>", into = "Vec<String>")]
+pub struct Interactions(Vec<Vec<u8>>);
 
-/// How the explanation relates to this context and item, as a small code per kind.
-fn relation(ctx: &Context, affinity: &Affinity, item: &Item, explanation: &Explanation) -> u64 {
-    match *explanation {
-        Explanation::BecauseYouListened(a) => {
-            recency(&ctx.recent_artists, &a) * 2 + u64::from(item.artist == a)
-        }
-        Explanation::YourTopGenre(g) => {
-            let rank = affinity
-                .top_genres(ctx.listener)
-                .iter()
-                .position(|(h, _)| *h == g)
-                .unwrap_or(3)
-                .min(3) as u64;
-            rank * 2 + u64::from(item.genre() == g)
-        }
-        Explanation::PopularIn(r) => u64::from(r == ctx.region),
-        Explanation::JumpBackIn => recency(&ctx.recent_items, &item.id),
-        Explanation::Discover(g) => bucket(affinity.genre(ctx.listener, g), &[1e-6, 0.05, 0.15]),
-    }
-}
-
-/// Appends the features of one (item, explanation) at `slot` to `out`.
-pub fn pair_features(
-    cf: &ContextFeatures,
-    ctx: &Context,
-    affinity: &Affinity,
-    item: &Item,
-    explanation: &Explanation,
-    slot: Slot,
-    out: &mut Vec<Feature>,
-) {
-    let genre_share = affinity.genre(ctx.listener, item.genre());
-    let artist_share = affinity.artist(ctx.listener, item.artist);
-    let kind = explanation.kind() as u64;
-    let genre = hash(ns::GENRE, &[u64::from(item.genre().0)]);
-    let item_kind = hash(ns::KIND, &[item.kind as u64]);
-    let popularity = hash(ns::POPULARITY, &[(item.popularity * 10.0) as u64]);
-    let release = hash(ns::RELEASE, &[u64::from(item.release_day / 1826)]);
-    let ekind = hash(ns::EXPLANATION_KIND, &[kind]);
-    let familiar = hash(
-        ns::FAMILIAR,
-        &[
-            recency(&ctx.recent_items, &item.id),
-            recency(&ctx.recent_artists, &item.artist),
-        ],
-    );
-    let gaff = hash(
-        ns::GENRE_AFFINITY,
-        &[bucket(genre_share, &[1e-6, 0.05, 0.15, 0.3])],
-    );
-    let aaff = hash(
-        ns::ARTIST_AFFINITY,
-        &[bucket(artist_share, &[1e-6, 0.02, 0.05, 0.1])],
-    );
-    let atoms = [
-        cf.bias,
-        cf.region,
-        cf.platform,
-        cf.age,
-        cf.daypart,
-        cf.weekend,
-        cf.breadth,
-        cf.platform_daypart,
-        hash(ns::ITEM, &[u64::from(item.id.0)]),
-        hash(ns::ARTIST, &[u64::from(item.artist.0)]),
-        genre,
-        item_kind,
-        popularity,
-        release,
-        ekind,
-        hash(ns::EXPLANATION, &[kind, u64::from(explanation.arg())]),
-        hash(
-            ns::RELATION,
-            &[kind, relation(ctx, affinity, item, explanation)],
-        ),
-        familiar,
-        gaff,
-        aaff,
-        hash(ns::ROW, &[u64::from(slot.row)]),
-        hash(ns::COLUMN, &[u64::from(slot.column)]),
-    ];
-    let crosses = [
-        (cf.region, genre),
-        (cf.platform, item_kind),
-        (cf.daypart, genre),
-        (cf.age, release),
-        (cf.platform, ekind),
-        (cf.daypart, ekind),
-        (cf.weekend, ekind),
-        (cf.breadth, ekind),
-        (cf.platform_daypart, ekind),
-        (cf.platform_daypart, familiar),
-        (cf.breadth, popularity),
-        (ekind, gaff),
-        (ekind, aaff),
-        (ekind, popularity),
-        (ekind, familiar),
-        (ekind, item_kind),
-    ];
-    out.extend(atoms.iter().map(|&h| (h as u32, 1.0)));
-    out.extend(
-        crosses
+impl Interactions {
+    /// Parses specs such as `["UA", "UAE"]`.
+    pub fn parse<S: AsRef<str>>(specs: &[S]) -> Result<Self, BanditError> {
+        specs
             .iter()
-            .map(|&(a, b)| (hash(ns::CROSS, &[a, b]) as u32, 1.0)),
-    );
-    out.push((hash(ns::GENRE_AFFINITY_VALUE, &[0]) as u32, genre_share));
-    out.push((hash(ns::ARTIST_AFFINITY_VALUE, &[0]) as u32, artist_share));
+            .map(|s| {
+                let s = s.as_ref();
+                if (2..=3).contains(&s.len()) && s.is_ascii() {
+                    Ok(s.as_bytes().to_vec())
+                } else {
+                    Err(BanditError::invalid(
+                        "interaction",
+                        format!("{s:?}"),
+                        "must be 2 or 3 ASCII namespace initials, such as UA or UAE",
+                    ))
+                }
+            })
+            .collect::<Result<_, _>>()
+            .map(Interactions)
+    }
+
+    /// True when there are no crosses.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Visits every crossed feature of `x`.
+    pub fn for_each(&self, x: &Example<'_>, mut visit: impl FnMut(u32, f32)) {
+        let of = |c: u8| x.groups.iter().filter(move |g| g.initial == c);
+        for spec in &self.0 {
+            for ga in of(spec[0]) {
+                for gb in of(spec[1]) {
+                    for &(a, va) in x.group(ga) {
+                        for &(b, vb) in x.group(gb) {
+                            let (ab, vab) = (cross(a, b), va * vb);
+                            if spec.len() == 2 {
+                                visit(ab, vab);
+                                continue;
+                            }
+                            for gc in of(spec[2]) {
+                                for &(c, vc) in x.group(gc) {
+                                    visit(cross(ab, c), vab * vc);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl TryFrom<Vec<String>> for Interactions {
+    type Error = BanditError;
+    fn try_from(specs: Vec<String>) -> Result<Self, BanditError> {
+        Interactions::parse(&specs)
+    }
+}
+
+impl From<Interactions> for Vec<String> {
+    fn from(i: Interactions) -> Self {
+        i.0.into_iter()
+            .map(|s| String::from_utf8(s).expect("ASCII"))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_value_ids_equal_text_ids() {
+        let ns = Namespace::new(b"User");
+        assert_eq!(ns.initial(), b'U');
+        assert_eq!(ns.id_of("country", 3), ns.id(b"country=3"));
+        assert_ne!(ns.id(b"a"), Namespace::new(b"Action").id(b"a"));
+    }
+
+    #[test]
+    fn crosses_pairs_and_triples_with_values() {
+        let (u, a, e) = (
+            Namespace::new(b"U"),
+            Namespace::new(b"A"),
+            Namespace::new(b"E"),
+        );
+        let mut f = Features::default();
+        f.namespace(&u);
+        f.push(1, 1.0);
+        f.push(2, 0.5);
+        f.namespace(&a);
+        f.push(10, 2.0);
+        f.namespace(&e);
+        f.push(100, 3.0);
+        let mut seen = Vec::new();
+        Interactions::parse(&["UA", "UAE", "AX"])
+            .unwrap()
+            .for_each(&f.example(), |id, v| seen.push((id, v)));
+        assert_eq!(
+            seen,
+            vec![
+                (cross(1, 10), 2.0),
+                (cross(2, 10), 1.0),
+                (cross(cross(1, 10), 100), 6.0),
+                (cross(cross(2, 10), 100), 3.0),
+            ]
+        );
+        let m = f.mark();
+        f.namespace(&a);
+        f.push(11, 1.0);
+        assert_eq!(f.example().atoms().count(), 5);
+        f.truncate(m);
+        assert_eq!(f.example().atoms().count(), 4);
+        assert!(Interactions::parse(&["U"]).is_err());
+        assert!(Interactions::parse(&["UAEX"]).is_err());
+    }
 }

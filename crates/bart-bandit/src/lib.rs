@@ -1,10 +1,13 @@
-//! Decide and learn: candidate shelves, feature hashing, the reward model, the ε-greedy policy
-//! with exact propensities, page assembly and counterfactual training.
+//! Decide and learn: candidate shelves, the feature hasher, reward models (logistic
+//! regression, factorization machines), counterfactual training, the ε-greedy policy with
+//! exact propensities and page assembly.
 
 pub mod candidates;
+pub mod card_features;
 pub mod error;
 pub mod features;
 pub mod hash;
+pub mod logged;
 pub mod model;
 pub mod page;
 pub mod policy;
@@ -12,10 +15,12 @@ pub mod recommender;
 pub mod train;
 
 pub use candidates::{CandidateConfig, CandidateShelf};
+pub use card_features::Slot;
 pub use error::BanditError;
-pub use features::Slot;
-pub use model::{LogisticRegression, ModelConfig};
+pub use features::{Example, Features, Interactions, Namespace};
+pub use logged::{CardExamples, LoggedCard};
+pub use model::{ModelConfig, ModelKind, Optimizer, RewardModel};
 pub use page::{PageConfig, PageMarginals, ScoredShelf, assemble, seed_for};
 pub use policy::{EpsilonGreedy, Marginals};
 pub use recommender::Recommender;
-pub use train::{LoggedCard, TrainConfig, TrainStats};
+pub use train::{Batch, Examples, Logged, TrainConfig, TrainStats, Weighting, fit};

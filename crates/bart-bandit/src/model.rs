@@ -1,31 +1,101 @@
-//! The reward model v1: logistic regression over hashed features, trained by weighted AdaGrad,
-//! and its file format (versioned header, configuration, checksum).
+//! Reward models over hashed features: logistic regression and factorization machines of 2nd
+//! and 3rd order (logistic link, log-loss), their optimisers (AdaGrad; FTRL-proximal for
+//! logistic regression) and the one model file format (versioned header, configuration,
+//! checksum).
 
 use crate::error::BanditError;
+use crate::features::{Example, Interactions, Namespace};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use xxhash_rust::xxh3::xxh3_64;
 
-/// A hashed sparse feature: bucket index and value.
-pub type Feature = (u32, f32);
+/// The largest embedding rank (BaRT tried 10 to 200).
+pub const MAX_RANK: usize = 256;
 
-/// Hyperparameters of the reward model, stored in the model file.
+/// Which model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// Logistic regression: weights only, interactions only through configured crosses.
+    Lr,
+    /// Factorization machine with pairwise interactions of every namespace feature.
+    Fm2,
+    /// Factorization machine with pairwise and three-way interactions.
+    Fm3,
+}
+
+impl std::str::FromStr for ModelKind {
+    type Err = BanditError;
+    fn from_str(s: &str) -> Result<Self, BanditError> {
+        match s {
+            "lr" => Ok(ModelKind::Lr),
+            "fm2" => Ok(ModelKind::Fm2),
+            "fm3" => Ok(ModelKind::Fm3),
+            _ => Err(BanditError::invalid("model", s, "must be lr, fm2 or fm3")),
+        }
+    }
+}
+
+/// How weights are learned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// Per-coordinate learning rates from the sum of squared gradients.
+    AdaGrad,
+    /// FTRL-proximal (McMahan et al. 2013) with L1 and L2; logistic regression only.
+    Ftrl,
+}
+
+impl std::str::FromStr for Optimizer {
+    type Err = BanditError;
+    fn from_str(s: &str) -> Result<Self, BanditError> {
+        match s {
+            "adagrad" => Ok(Optimizer::AdaGrad),
+            "ftrl" => Ok(Optimizer::Ftrl),
+            _ => Err(BanditError::invalid("optimizer", s, "must be adagrad or ftrl")),
+        }
+    }
+}
+
+/// Everything that defines a model; stored in its file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
-    /// log2 of the number of weight buckets.
+    pub kind: ModelKind,
+    /// log2 of the number of buckets.
     pub bits: u8,
-    /// AdaGrad base learning rate.
+    /// Embedding rank of the factorization machines.
+    pub rank: usize,
+    pub optimizer: Optimizer,
+    /// AdaGrad's base learning rate, or FTRL's alpha.
     pub learning_rate: f64,
-    /// L2 penalty applied to the weights a step touches.
+    /// FTRL's beta.
+    pub ftrl_beta: f64,
+    /// L1 penalty (FTRL only).
+    pub l1: f64,
+    /// L2 penalty.
     pub l2: f64,
+    /// Crosses added as linear features.
+    pub interactions: Interactions,
+    /// Standard deviation of the initial embeddings.
+    pub init_scale: f64,
+    /// Seeds the initial embeddings.
+    pub seed: u64,
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
-            bits: 20,
+            kind: ModelKind::Fm2,
+            bits: 18,
+            rank: 16,
+            optimizer: Optimizer::AdaGrad,
             learning_rate: 0.1,
+            ftrl_beta: 1.0,
+            l1: 0.0,
             l2: 1e-6,
+            interactions: Interactions::default(),
+            init_scale: 0.05,
+            seed: 0,
         }
     }
 }
@@ -33,46 +103,109 @@ impl Default for ModelConfig {
 impl ModelConfig {
     /// Checks every parameter once, before fitting.
     pub fn validate(&self) -> Result<(), BanditError> {
+        let positive = |x: f64| x > 0.0 && x.is_finite();
+        let non_negative = |x: f64| x >= 0.0 && x.is_finite();
         if !(8..=28).contains(&self.bits) {
             return Err(BanditError::invalid("bits", self.bits, "must be in 8..=28"));
         }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
+        if self.kind != ModelKind::Lr && !(1..=MAX_RANK).contains(&self.rank) {
+            return Err(BanditError::invalid("rank", self.rank, "must be in 1..=256"));
+        }
+        if self.optimizer == Optimizer::Ftrl && self.kind != ModelKind::Lr {
+            return Err(BanditError::invalid(
+                "optimizer",
+                "ftrl",
+                "FTRL-proximal is for logistic regression (--model lr) only",
+            ));
+        }
+        if !positive(self.learning_rate) {
             return Err(BanditError::invalid(
                 "learning_rate",
                 self.learning_rate,
                 "must be positive",
             ));
         }
-        if !(self.l2 >= 0.0 && self.l2.is_finite()) {
+        if !non_negative(self.ftrl_beta) {
+            return Err(BanditError::invalid("ftrl_beta", self.ftrl_beta, "must be >= 0"));
+        }
+        if !non_negative(self.l1) {
+            return Err(BanditError::invalid("l1", self.l1, "must be >= 0"));
+        }
+        if !non_negative(self.l2) {
             return Err(BanditError::invalid("l2", self.l2, "must be >= 0"));
+        }
+        if !positive(self.init_scale) {
+            return Err(BanditError::invalid(
+                "init_scale",
+                self.init_scale,
+                "must be positive",
+            ));
         }
         Ok(())
     }
+
+    fn order2(&self) -> usize {
+        if self.kind == ModelKind::Lr { 0 } else { self.rank }
+    }
+
+    fn order3(&self) -> usize {
+        if self.kind == ModelKind::Fm3 { self.rank } else { 0 }
+    }
 }
 
-/// Logistic regression: P(stream) = sigmoid(sum of w[i] * x[i]).
+/// A reward model: P(reward = 1 | x) = sigmoid(linear + pairwise + three-way terms).
+///
+/// Parameters live in rows of `1 + r2 + r3` floats per bucket: the linear weight, the
+/// 2nd-order embedding and the 3rd-order embedding. Embeddings start at zero and are
+/// initialised (from the seed and the bucket) the first time an update touches them, so
+/// untouched buckets stay zero and the file stores only the rows that were learned.
 #[derive(Clone, Debug, PartialEq)]
-pub struct LogisticRegression {
+pub struct RewardModel {
     config: ModelConfig,
     mask: u32,
-    weights: Vec<f32>,
-    /// AdaGrad's running sum of squared gradients (training state, not saved).
-    grad_sq: Vec<f32>,
+    stride: usize,
+    constant: u32,
+    params: Vec<f32>,
+    /// Optimiser state: AdaGrad's sums of squared gradients (row layout), or FTRL's (z, n)
+    /// per bucket. Not saved.
+    state: Vec<f32>,
+    /// Buckets whose embeddings have been initialised.
+    ready: Vec<u64>,
+    /// Scratch for the gradient of one update.
+    grads: Vec<(u32, f32)>,
 }
 
 fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-impl LogisticRegression {
+/// Per-factor sums of one forward pass.
+struct Sums {
+    /// Σ v_f x over 2nd-order embeddings.
+    s1: [f32; MAX_RANK],
+    /// Σ u_f x and e2 = Σ_{i<j} a_i a_j over 3rd-order embeddings (a = u_f x).
+    t1: [f32; MAX_RANK],
+    e2: [f32; MAX_RANK],
+}
+
+impl RewardModel {
     /// A model with all weights zero (predicts 0.5 everywhere).
     pub fn new(config: ModelConfig) -> Result<Self, BanditError> {
         config.validate()?;
         let n = 1usize << config.bits;
-        Ok(LogisticRegression {
+        let stride = 1 + config.order2() + config.order3();
+        let state_stride = match config.optimizer {
+            Optimizer::AdaGrad => stride,
+            Optimizer::Ftrl => 2,
+        };
+        Ok(RewardModel {
             mask: (n - 1) as u32,
-            weights: vec![0.0; n],
-            grad_sq: vec![0.0; n],
+            stride,
+            constant: Namespace::new(b"constant").id(b"constant"),
+            params: vec![0.0; n * stride],
+            state: vec![0.0; n * state_stride],
+            ready: vec![0; n.div_ceil(64)],
+            grads: Vec::new(),
             config,
         })
     }
@@ -82,51 +215,187 @@ impl LogisticRegression {
         &self.config
     }
 
-    /// Bucket mask: hashed features are reduced with `hash as u32 & mask`.
-    pub fn mask(&self) -> u32 {
-        self.mask
+    fn row(&self, id: u32) -> usize {
+        (id & self.mask) as usize * self.stride
     }
 
-    /// The linear score (log-odds).
-    pub fn logit(&self, features: &[Feature]) -> f64 {
-        features
-            .iter()
-            .map(|&(i, x)| f64::from(self.weights[(i & self.mask) as usize] * x))
-            .sum()
-    }
-
-    /// Predicted probability of a stream.
-    pub fn predict(&self, features: &[Feature]) -> f64 {
-        sigmoid(self.logit(features))
-    }
-
-    /// One AdaGrad step on the importance-weighted log-loss `weight * logloss(label, p)`.
-    /// Returns the prediction made before the step (for progressive validation).
-    pub fn update(&mut self, features: &[Feature], label: f64, weight: f64) -> f64 {
-        let p = self.predict(features);
-        let g = ((p - label) * weight) as f32;
-        let (lr, l2) = (self.config.learning_rate as f32, self.config.l2 as f32);
-        for &(i, x) in features {
-            let i = (i & self.mask) as usize;
-            let grad = g * x + l2 * self.weights[i];
-            self.grad_sq[i] += grad * grad;
-            self.weights[i] -= lr * grad / (self.grad_sq[i].sqrt() + 1e-6);
+    /// Visits the linear features: the constant, every namespace feature, every cross.
+    fn for_each_linear(&self, x: &Example<'_>, mut visit: impl FnMut(u32, f32)) {
+        visit(self.constant, 1.0);
+        for (id, v) in x.atoms() {
+            visit(id, v);
         }
+        self.config.interactions.for_each(x, visit);
+    }
+
+    fn forward(&self, x: &Example<'_>) -> (f64, Sums) {
+        let (r2, r3) = (self.config.order2(), self.config.order3());
+        let mut sums = Sums {
+            s1: [0.0; MAX_RANK],
+            t1: [0.0; MAX_RANK],
+            e2: [0.0; MAX_RANK],
+        };
+        let mut logit = 0.0f64;
+        self.for_each_linear(x, |id, v| {
+            logit += f64::from(self.params[self.row(id)] * v);
+        });
+        if r2 == 0 {
+            return (logit, sums);
+        }
+        let mut s2 = [0.0f32; MAX_RANK];
+        let mut t2 = [0.0f32; MAX_RANK];
+        let mut t3 = [0.0f32; MAX_RANK];
+        for (id, v) in x.atoms() {
+            let row = &self.params[self.row(id) + 1..][..r2 + r3];
+            for f in 0..r2 {
+                let a = row[f] * v;
+                sums.s1[f] += a;
+                s2[f] += a * a;
+            }
+            for f in 0..r3 {
+                let a = row[r2 + f] * v;
+                sums.t1[f] += a;
+                t2[f] += a * a;
+                t3[f] += a * a * a;
+            }
+        }
+        for f in 0..r2 {
+            logit += 0.5 * f64::from(sums.s1[f] * sums.s1[f] - s2[f]);
+        }
+        for f in 0..r3 {
+            let (p1, p2, p3) = (sums.t1[f], t2[f], t3[f]);
+            logit += f64::from(p1 * p1 * p1 - 3.0 * p1 * p2 + 2.0 * p3) / 6.0;
+            sums.e2[f] = 0.5 * (p1 * p1 - p2);
+        }
+        (logit, sums)
+    }
+
+    /// The score's log-odds.
+    pub fn logit(&self, x: &Example<'_>) -> f64 {
+        self.forward(x).0
+    }
+
+    /// Predicted probability of reward 1.
+    pub fn predict(&self, x: &Example<'_>) -> f64 {
+        sigmoid(self.logit(x))
+    }
+
+    /// Visits (parameter index, gradient) of `scale * logloss` where `scale * (p - y)` is
+    /// `dloss`, without the L2 term.
+    fn visit_gradient(
+        &self,
+        x: &Example<'_>,
+        dloss: f32,
+        sums: &Sums,
+        mut visit: impl FnMut(u32, f32),
+    ) {
+        self.for_each_linear(x, |id, v| visit(self.row(id) as u32, dloss * v));
+        let (r2, r3) = (self.config.order2(), self.config.order3());
+        if r2 == 0 {
+            return;
+        }
+        for (id, v) in x.atoms() {
+            let base = self.row(id) + 1;
+            let row = &self.params[base..][..r2 + r3];
+            for f in 0..r2 {
+                let grad = dloss * v * (sums.s1[f] - row[f] * v);
+                visit((base + f) as u32, grad);
+            }
+            for f in 0..r3 {
+                let a = row[r2 + f] * v;
+                let grad = dloss * v * (sums.e2[f] - a * (sums.t1[f] - a));
+                visit((base + r2 + f) as u32, grad);
+            }
+        }
+    }
+
+    /// Gives the embeddings of `x`'s buckets their initial values, once per bucket.
+    fn initialise(&mut self, x: &Example<'_>) {
+        let width = self.config.order2() + self.config.order3();
+        if width == 0 {
+            return;
+        }
+        for (id, _) in x.atoms() {
+            let bucket = (id & self.mask) as usize;
+            if self.ready[bucket / 64] >> (bucket % 64) & 1 == 1 {
+                continue;
+            }
+            self.ready[bucket / 64] |= 1 << (bucket % 64);
+            let base = bucket * self.stride + 1;
+            let scale = self.config.init_scale as f32;
+            for f in 0..width {
+                self.params[base + f] = scale * gaussian(self.config.seed, bucket, f);
+            }
+        }
+    }
+
+    /// One optimiser step on `weight * logloss(label, p)`. Returns the prediction made before
+    /// the step (for progressive validation).
+    pub fn update(&mut self, x: &Example<'_>, label: f64, weight: f64) -> f64 {
+        self.initialise(x);
+        let (logit, sums) = self.forward(x);
+        let p = sigmoid(logit);
+        let dloss = ((p - label) * weight) as f32;
+        let mut grads = std::mem::take(&mut self.grads);
+        grads.clear();
+        self.visit_gradient(x, dloss, &sums, |i, g| grads.push((i, g)));
+        let (lr, l2) = (self.config.learning_rate as f32, self.config.l2 as f32);
+        match self.config.optimizer {
+            Optimizer::AdaGrad => {
+                for &(i, g) in &grads {
+                    let i = i as usize;
+                    let g = g + l2 * self.params[i];
+                    self.state[i] += g * g;
+                    self.params[i] -= lr * g / (self.state[i].sqrt() + 1e-6);
+                }
+            }
+            Optimizer::Ftrl => {
+                let (beta, l1) = (self.config.ftrl_beta as f32, self.config.l1 as f32);
+                for &(i, g) in &grads {
+                    let i = i as usize;
+                    let s = 2 * (i / self.stride);
+                    let (z, n) = (self.state[s], self.state[s + 1]);
+                    let sigma = ((n + g * g).sqrt() - n.sqrt()) / lr;
+                    let z = z + g - sigma * self.params[i];
+                    let n = n + g * g;
+                    self.state[s] = z;
+                    self.state[s + 1] = n;
+                    self.params[i] = if z.abs() <= l1 {
+                        0.0
+                    } else {
+                        -(z - z.signum() * l1) / ((beta + n.sqrt()) / lr + l2)
+                    };
+                }
+            }
+        }
+        self.grads = grads;
         p
     }
 
-    /// Writes the model file: magic, format version, JSON configuration, weights (f32 LE) and
-    /// an xxh3 checksum of everything before it.
+    /// Writes the model file: magic, format version, JSON configuration, the bucket count and
+    /// row width, the learned rows (bucket index and floats), and an xxh3 checksum of
+    /// everything before it.
     pub fn save(&self, path: &Path) -> Result<(), BanditError> {
         let config = serde_json::to_vec(&self.config).expect("config serialises");
-        let mut buf = Vec::with_capacity(32 + config.len() + 4 * self.weights.len());
+        let rows: Vec<usize> = (0..=self.mask as usize)
+            .filter(|&b| {
+                self.params[b * self.stride..][..self.stride]
+                    .iter()
+                    .any(|&w| w != 0.0)
+            })
+            .collect();
+        let mut buf = Vec::with_capacity(64 + config.len() + rows.len() * (4 + 4 * self.stride));
         buf.extend_from_slice(MAGIC);
         buf.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
         buf.extend_from_slice(&(config.len() as u32).to_le_bytes());
         buf.extend_from_slice(&config);
-        buf.extend_from_slice(&(self.weights.len() as u64).to_le_bytes());
-        for w in &self.weights {
-            buf.extend_from_slice(&w.to_le_bytes());
+        buf.extend_from_slice(&(self.stride as u32).to_le_bytes());
+        buf.extend_from_slice(&(rows.len() as u64).to_le_bytes());
+        for &b in &rows {
+            buf.extend_from_slice(&(b as u32).to_le_bytes());
+            for w in &self.params[b * self.stride..][..self.stride] {
+                buf.extend_from_slice(&w.to_le_bytes());
+            }
         }
         let sum = xxh3_64(&buf);
         buf.extend_from_slice(&sum.to_le_bytes());
@@ -137,7 +406,8 @@ impl LogisticRegression {
     }
 
     /// Reads a model file written by [`save`](Self::save). A file that is not a bart model,
-    /// of another format version, truncated or corrupt is rejected with a clear error.
+    /// of another format version, truncated, corrupt or inconsistent is rejected with a clear
+    /// error.
     pub fn load(path: &Path) -> Result<Self, BanditError> {
         let bytes = std::fs::read(path).map_err(|source| BanditError::Io {
             path: path.to_path_buf(),
@@ -155,20 +425,22 @@ impl LogisticRegression {
             pos: MAGIC.len(),
         };
         let truncated = || bad(format!("truncated ({} bytes)", bytes.len()));
-        let version = u32::from_le_bytes(r.take(4).ok_or_else(truncated)?.try_into().unwrap());
+        let version = r.u32().ok_or_else(truncated)?;
         if version != FORMAT_VERSION {
             return Err(bad(format!(
                 "format version {version} is not supported (this bart reads version {FORMAT_VERSION})"
             )));
         }
-        let config_len = u32::from_le_bytes(r.take(4).ok_or_else(truncated)?.try_into().unwrap());
+        let config_len = r.u32().ok_or_else(truncated)?;
         let config_bytes = r.take(config_len as usize).ok_or_else(truncated)?;
-        let n = u64::from_le_bytes(r.take(8).ok_or_else(truncated)?.try_into().unwrap());
-        let weight_bytes = r
-            .take(usize::try_from(n).unwrap_or(usize::MAX).saturating_mul(4))
+        let stride = r.u32().ok_or_else(truncated)? as usize;
+        let rows = r.u64().ok_or_else(truncated)?;
+        let row_bytes = 4 + 4 * stride;
+        let body = r
+            .take(usize::try_from(rows).unwrap_or(usize::MAX).saturating_mul(row_bytes))
             .ok_or_else(truncated)?;
         let body_end = r.pos;
-        let sum = u64::from_le_bytes(r.take(8).ok_or_else(truncated)?.try_into().unwrap());
+        let sum = r.u64().ok_or_else(truncated)?;
         if r.pos != bytes.len() {
             return Err(bad(format!(
                 "{} unexpected bytes after the checksum",
@@ -180,33 +452,49 @@ impl LogisticRegression {
         }
         let config: ModelConfig = serde_json::from_slice(config_bytes)
             .map_err(|e| bad(format!("unreadable configuration: {e}")))?;
-        config
-            .validate()
-            .map_err(|e| bad(format!("invalid configuration: {e}")))?;
-        if n != 1u64 << config.bits {
+        let mut model = RewardModel::new(config).map_err(|e| bad(format!("invalid configuration: {e}")))?;
+        if stride != model.stride {
             return Err(bad(format!(
-                "{n} weights do not match bits = {}",
-                config.bits
+                "rows of {stride} floats do not match the configuration ({})",
+                model.stride
             )));
         }
-        let mut model = LogisticRegression::new(config).map_err(|e| bad(e.to_string()))?;
-        for (k, (w, b)) in model
-            .weights
-            .iter_mut()
-            .zip(weight_bytes.chunks_exact(4))
-            .enumerate()
-        {
-            *w = f32::from_le_bytes(b.try_into().unwrap());
-            if !w.is_finite() {
-                return Err(bad(format!("weight {k} is {w}, not a finite number")));
+        let mut last = None;
+        for row in body.chunks_exact(row_bytes) {
+            let b = u32::from_le_bytes(row[..4].try_into().unwrap());
+            if b > model.mask || last.is_some_and(|l| b <= l) {
+                return Err(bad(format!("bucket {b} is out of order or out of range")));
+            }
+            last = Some(b);
+            let b = b as usize;
+            for (k, w) in row[4..].chunks_exact(4).enumerate() {
+                let w = f32::from_le_bytes(w.try_into().unwrap());
+                if !w.is_finite() {
+                    return Err(bad(format!("bucket {b} holds {w}, not a finite number")));
+                }
+                model.params[b * stride + k] = w;
+            }
+            if model.params[b * stride + 1..][..stride - 1].iter().any(|&w| w != 0.0) {
+                model.ready[b / 64] |= 1 << (b % 64);
             }
         }
         Ok(model)
     }
 }
 
+/// A deterministic standard normal draw for (seed, bucket, factor): Box-Muller on two
+/// uniforms from the one hasher.
+fn gaussian(seed: u64, bucket: usize, factor: usize) -> f32 {
+    let uniform = |salt: u64| {
+        let h = crate::hash::hash(seed, &[bucket as u64, factor as u64, salt]);
+        ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    let (u1, u2) = (uniform(0), uniform(1));
+    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+}
+
 const MAGIC: &[u8; 8] = b"BARTMODL";
-const FORMAT_VERSION: u32 = 1;
+const FORMAT_VERSION: u32 = 2;
 
 struct Reader<'a> {
     bytes: &'a [u8],
@@ -220,101 +508,15 @@ impl<'a> Reader<'a> {
         self.pos = end;
         Some(s)
     }
+
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().unwrap()))
+    }
+
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().unwrap()))
+    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn small() -> LogisticRegression {
-        LogisticRegression::new(ModelConfig {
-            bits: 10,
-            ..ModelConfig::default()
-        })
-        .unwrap()
-    }
-
-    #[test]
-    fn gradient_matches_finite_differences() {
-        // d/dw_i of weight * logloss = weight * (p - y) * x_i.
-        let mut m = small();
-        for (k, w) in m.weights.iter_mut().enumerate() {
-            *w = ((k % 13) as f32 - 6.0) * 0.05;
-        }
-        let x: Vec<Feature> = vec![(3, 1.0), (17, 0.5), (900, -2.0)];
-        let (y, weight) = (1.0, 2.5);
-        let loss = |m: &LogisticRegression| {
-            let p = m.predict(&x);
-            -weight * (y * p.ln() + (1.0 - y) * (1.0 - p).ln())
-        };
-        let p = m.predict(&x);
-        for &(i, xi) in &x {
-            let analytic = weight * (p - y) * f64::from(xi);
-            let h = 1e-3f32;
-            let mut plus = m.clone();
-            plus.weights[i as usize] += h;
-            let mut minus = m.clone();
-            minus.weights[i as usize] -= h;
-            let numeric = (loss(&plus) - loss(&minus)) / (2.0 * f64::from(h));
-            assert!((analytic - numeric).abs() < 1e-3, "{analytic} vs {numeric}");
-        }
-    }
-
-    #[test]
-    fn learns_a_separable_rule() {
-        let mut m = small();
-        for _ in 0..2000 {
-            m.update(&[(1, 1.0)], 1.0, 1.0);
-            m.update(&[(2, 1.0)], 0.0, 1.0);
-        }
-        assert!(m.predict(&[(1, 1.0)]) > 0.95);
-        assert!(m.predict(&[(2, 1.0)]) < 0.05);
-    }
-
-    #[test]
-    fn round_trip_is_exact_and_corruption_is_rejected() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("m.bart");
-        let mut m = small();
-        m.update(&[(5, 1.0), (6, 0.25)], 1.0, 3.0);
-        m.save(&path).unwrap();
-        let loaded = LogisticRegression::load(&path).unwrap();
-        assert_eq!(loaded.weights, m.weights);
-        assert_eq!(loaded.config, m.config);
-
-        let good = std::fs::read(&path).unwrap();
-        let check = |bytes: &[u8], needle: &str| {
-            std::fs::write(&path, bytes).unwrap();
-            let err = LogisticRegression::load(&path).unwrap_err().to_string();
-            assert!(err.contains(needle), "{err}");
-            assert!(err.contains("m.bart"), "{err}");
-        };
-        let mut flipped = good.clone();
-        flipped[100] ^= 1;
-        check(&flipped, "checksum mismatch");
-        check(&good[..good.len() - 3], "truncated");
-        check(b"hello", "not a bart model file");
-        let mut v2 = good.clone();
-        v2[8] = 2;
-        check(&v2, "format version 2");
-        let mut extra = good.clone();
-        extra.push(0);
-        check(&extra, "unexpected bytes");
-        // A well-formed file (valid checksum) holding a NaN weight.
-        let mut nan = m.clone();
-        nan.weights[7] = f32::NAN;
-        nan.save(&path).unwrap();
-        let err = LogisticRegression::load(&path).unwrap_err().to_string();
-        assert!(err.contains("weight 7 is NaN"), "{err}");
-    }
-
-    #[test]
-    fn invalid_config_is_rejected() {
-        let err = LogisticRegression::new(ModelConfig {
-            bits: 40,
-            ..ModelConfig::default()
-        })
-        .unwrap_err();
-        assert!(err.to_string().contains("bits = 40"));
-    }
-}
+mod tests;

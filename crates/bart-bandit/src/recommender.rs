@@ -1,12 +1,13 @@
 //! The serving engine: catalog and shared models in, explained pages out.
 
 use crate::candidates::{self, CandidateConfig, CandidateShelf, ItemIndex};
+use crate::card_features::{Hashing, Slot, card_features, context_features};
 use crate::error::BanditError;
-use crate::features::{ContextFeatures, Slot, pair_features};
-use crate::model::{Feature, LogisticRegression};
+use crate::features::Features;
+use crate::model::RewardModel;
 use crate::page::{self, PageConfig, ScoredShelf};
 use crate::policy::EpsilonGreedy;
-use bart_core::{Catalog, Context, Explanation, ImpressionId, ItemId, Page};
+use bart_core::{Catalog, Context, ImpressionId, Page};
 use bart_models::SharedModels;
 
 /// Everything needed to build a page except the reward model and the policy, which change
@@ -50,6 +51,11 @@ impl Recommender {
         &self.catalog
     }
 
+    /// The shared models (affinities feed the features).
+    pub fn shared(&self) -> &SharedModels {
+        &self.shared
+    }
+
     /// The page shape.
     pub fn page_config(&self) -> &PageConfig {
         &self.page
@@ -72,31 +78,35 @@ impl Recommender {
         &self,
         ctx: &Context,
         candidates: Vec<CandidateShelf>,
-        model: Option<&LogisticRegression>,
+        model: Option<&RewardModel>,
     ) -> Vec<ScoredShelf> {
-        let cf = model.map(|_| ContextFeatures::new(ctx, &self.shared.affinity));
-        let mut buf = Vec::with_capacity(64);
+        let affinity = &self.shared.affinity;
+        let mut f = Features::default();
+        context_features(ctx, affinity, &mut Hashing::new(&mut f));
+        let mark = f.mark();
         candidates
             .into_iter()
             .map(|c| {
-                let scores = match (model, &cf) {
-                    (Some(m), Some(cf)) => c
+                let scores = match model {
+                    Some(m) => c
                         .items
                         .iter()
                         .map(|&i| {
-                            buf.clear();
-                            self.push_features(
-                                cf,
-                                ctx,
-                                i,
-                                &c.explanation,
-                                Slot::TOP_LEFT,
-                                &mut buf,
-                            );
-                            m.predict(&buf)
+                            f.truncate(mark);
+                            if let Some(item) = self.catalog.item(i) {
+                                card_features(
+                                    ctx,
+                                    affinity,
+                                    item,
+                                    &c.explanation,
+                                    Slot::TOP_LEFT,
+                                    &mut Hashing::new(&mut f),
+                                );
+                            }
+                            m.predict(&f.example())
                         })
                         .collect(),
-                    _ => vec![0.0; c.items.len()],
+                    None => vec![0.0; c.items.len()],
                 };
                 ScoredShelf {
                     explanation: c.explanation,
@@ -111,31 +121,11 @@ impl Recommender {
     pub fn page(
         &self,
         ctx: &Context,
-        model: Option<&LogisticRegression>,
+        model: Option<&RewardModel>,
         policy: &EpsilonGreedy,
         impression: ImpressionId,
     ) -> Page {
         let scored = self.score(ctx, self.candidates(ctx), model);
         page::assemble(&scored, policy, &self.page, impression)
-    }
-
-    /// Context features for `ctx`, computed once per page.
-    pub fn context_features(&self, ctx: &Context) -> ContextFeatures {
-        ContextFeatures::new(ctx, &self.shared.affinity)
-    }
-
-    /// Appends the features of (item, explanation) at `slot`. Unknown items add none.
-    pub fn push_features(
-        &self,
-        cf: &ContextFeatures,
-        ctx: &Context,
-        item: ItemId,
-        explanation: &Explanation,
-        slot: Slot,
-        out: &mut Vec<Feature>,
-    ) {
-        if let Some(item) = self.catalog.item(item) {
-            pair_features(cf, ctx, &self.shared.affinity, item, explanation, slot, out);
-        }
     }
 }

@@ -1,26 +1,84 @@
-//! Counterfactual training: importance-weighted log-loss, w = min(1 / propensity, max_weight),
-//! with the card's real position as a feature so position bias is learned apart from appeal.
+//! Counterfactual training: log-loss weighted by inverse logged propensities (none, IPS,
+//! clipped IPS or self-normalised), over examples featurised in batches.
+//!
+//! Gradient steps are sequential, in the data's order, so a model is bit-for-bit the same
+//! whatever the number of threads; the threads featurise (or parse) the next batch while the
+//! model learns from the current one.
 
 use crate::error::BanditError;
-use crate::features::Slot;
-use crate::model::LogisticRegression;
-use crate::recommender::Recommender;
-use bart_core::{Context, Explanation, ItemId};
+use crate::features::{Example, Feature, Group};
+use crate::model::RewardModel;
+use std::borrow::Cow;
+
+/// How examples are weighted by their logged propensity p.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Weighting {
+    /// Every example weighs 1 (biased towards what the logging policy liked).
+    None,
+    /// 1 / p: unbiased for the uniform-exploration objective.
+    Ips,
+    /// min(1 / p, M): trades a little bias for much less variance.
+    Clipped(f64),
+    /// (1 / p) / mean(1 / p) over the training set.
+    SelfNormalised,
+}
+
+impl std::str::FromStr for Weighting {
+    type Err = BanditError;
+    fn from_str(s: &str) -> Result<Self, BanditError> {
+        let bad = || {
+            BanditError::invalid(
+                "weighting",
+                s,
+                "must be none, ips, clipped:M (M >= 1) or self-normalised",
+            )
+        };
+        match s {
+            "none" => Ok(Weighting::None),
+            "ips" => Ok(Weighting::Ips),
+            "self-normalised" | "self-normalized" | "snips" => Ok(Weighting::SelfNormalised),
+            _ => {
+                let m: f64 = s
+                    .strip_prefix("clipped:")
+                    .and_then(|m| m.parse().ok())
+                    .ok_or_else(bad)?;
+                if m >= 1.0 && m.is_finite() {
+                    Ok(Weighting::Clipped(m))
+                } else {
+                    Err(bad())
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Weighting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Weighting::None => write!(f, "none"),
+            Weighting::Ips => write!(f, "ips"),
+            Weighting::Clipped(m) => write!(f, "clipped:{m}"),
+            Weighting::SelfNormalised => write!(f, "self-normalised"),
+        }
+    }
+}
 
 /// Training options.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
-    /// Largest importance weight (clipping trades a little bias for much less variance).
-    pub max_weight: f64,
+    pub weighting: Weighting,
     /// Passes over the data.
     pub epochs: usize,
+    /// Learn only from examples in the exploration slice (logged by uniform exploration).
+    pub exploration_only: bool,
 }
 
 impl Default for TrainConfig {
     fn default() -> Self {
         TrainConfig {
-            max_weight: 100.0,
+            weighting: Weighting::Clipped(100.0),
             epochs: 1,
+            exploration_only: false,
         }
     }
 }
@@ -28,112 +86,240 @@ impl Default for TrainConfig {
 impl TrainConfig {
     /// Checks the options once, before training.
     pub fn validate(&self) -> Result<(), BanditError> {
-        if self.max_weight.is_nan() || self.max_weight < 1.0 {
-            return Err(BanditError::invalid(
-                "max_weight",
-                self.max_weight,
-                "must be at least 1",
-            ));
+        if let Weighting::Clipped(m) = self.weighting
+            && !(m >= 1.0)
+        {
+            return Err(BanditError::invalid("clipped weight", m, "must be at least 1"));
         }
         if self.epochs == 0 {
             return Err(BanditError::invalid("epochs", 0, "must be at least 1"));
         }
         Ok(())
     }
+}
 
-    /// The importance weight of a card logged with `propensity`.
-    pub fn weight(&self, propensity: f64) -> f64 {
-        (1.0 / propensity).min(self.max_weight)
+/// A logged example's label and how it was logged.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Logged {
+    /// Reward in [0, 1].
+    pub label: f32,
+    /// Probability the logging policy gave the logged action.
+    pub propensity: f64,
+    /// Logged by uniform exploration.
+    pub explore: bool,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Row {
+    groups_end: u32,
+    logged: Logged,
+}
+
+/// Featurised examples, stored flat.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    feats: Vec<Feature>,
+    groups: Vec<Group>,
+    rows: Vec<Row>,
+}
+
+impl Batch {
+    /// Appends an example.
+    pub fn push(&mut self, x: &Example<'_>, logged: Logged) {
+        for g in x.groups {
+            let start = self.feats.len() as u32;
+            self.feats
+                .extend_from_slice(&x.feats[g.start as usize..g.end as usize]);
+            self.groups.push(Group {
+                initial: g.initial,
+                start,
+                end: self.feats.len() as u32,
+            });
+        }
+        self.rows.push(Row {
+            groups_end: self.groups.len() as u32,
+            logged,
+        });
+    }
+
+    /// Appends every example of `other`.
+    pub fn append(&mut self, other: &Batch) {
+        for (x, logged) in other.iter() {
+            self.push(&x, logged);
+        }
+    }
+
+    /// Number of examples.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// True without examples.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// The examples in order.
+    pub fn iter(&self) -> impl Iterator<Item = (Example<'_>, Logged)> {
+        let mut start = 0usize;
+        self.rows.iter().map(move |r| {
+            let end = r.groups_end as usize;
+            let x = Example {
+                feats: &self.feats,
+                groups: &self.groups[start..end],
+            };
+            start = end;
+            (x, r.logged)
+        })
+    }
+
+    /// Builds a batch from `items`, featurised by `featurise` in parallel chunks (rayon) and
+    /// concatenated in order.
+    pub fn par_build<T: Sync>(
+        items: &[T],
+        featurise: impl Fn(&[T], &mut Batch) + Sync,
+    ) -> Batch {
+        use rayon::prelude::*;
+        let parts: Vec<Batch> = items
+            .par_chunks(1024)
+            .map(|chunk| {
+                let mut b = Batch::default();
+                featurise(chunk, &mut b);
+                b
+            })
+            .collect();
+        let mut out = Batch::default();
+        for p in &parts {
+            out.append(p);
+        }
+        out
     }
 }
 
-/// One logged card with its joined reward.
-#[derive(Clone, Copy, Debug)]
-pub struct LoggedCard<'a> {
-    pub context: &'a Context,
-    pub explanation: Explanation,
-    pub item: ItemId,
-    pub row: u16,
-    pub column: u16,
-    /// The slot propensity logged when the card was served.
-    pub propensity: f64,
-    pub reward: f64,
+/// A training set, featurised batch by batch.
+pub trait Examples: Sync {
+    /// Number of batches.
+    fn batches(&self) -> usize;
+    /// Batch `k`.
+    fn batch(&self, k: usize) -> Result<Cow<'_, Batch>, BanditError>;
+    /// The logged record of every example in order, without featurising.
+    fn logged(&self) -> Box<dyn Iterator<Item = Logged> + '_>;
 }
 
-/// What a training pass saw.
+/// Examples already in memory.
+impl Examples for [Batch] {
+    fn batches(&self) -> usize {
+        self.len()
+    }
+    fn batch(&self, k: usize) -> Result<Cow<'_, Batch>, BanditError> {
+        Ok(Cow::Borrowed(&self[k]))
+    }
+    fn logged(&self) -> Box<dyn Iterator<Item = Logged> + '_> {
+        Box::new(self.iter().flat_map(|b| b.rows.iter().map(|r| r.logged)))
+    }
+}
+
+/// What a training run saw.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct TrainStats {
+    /// Examples learned from per epoch.
     pub examples: u64,
+    /// Examples left out (outside the exploration slice).
+    pub skipped: u64,
     /// Progressive-validation log-loss of the first epoch (each example scored before it is
     /// learned), weighted like the training loss.
     pub weighted_log_loss: f64,
+    /// The same, unweighted.
+    pub log_loss: f64,
     pub mean_weight: f64,
 }
 
-impl Recommender {
-    /// Trains `model` on `cards` for `config.epochs` passes (sequential and deterministic).
-    /// `cards` is called once per epoch; `progress` is told how many examples are done.
-    pub fn train<'a, I>(
-        &self,
-        model: &mut LogisticRegression,
-        cards: impl Fn() -> I,
-        config: &TrainConfig,
-        mut progress: impl FnMut(u64),
-    ) -> Result<TrainStats, BanditError>
-    where
-        I: Iterator<Item = LoggedCard<'a>>,
-    {
-        config.validate()?;
-        let mut stats = TrainStats::default();
-        let mut buf = Vec::with_capacity(64);
-        for epoch in 0..config.epochs {
-            let (mut n, mut loss, mut wsum) = (0u64, 0.0, 0.0);
-            let mut last: Option<(*const Context, _)> = None;
-            for card in cards() {
-                if !(card.propensity > 0.0 && card.propensity <= 1.0) {
-                    return Err(BanditError::invalid(
-                        "propensity",
-                        card.propensity,
-                        "a logged propensity must be in (0, 1]",
-                    ));
-                }
-                let ptr = card.context as *const Context;
-                let cf = match last.take() {
-                    Some((p, cf)) if p == ptr => cf,
-                    _ => self.context_features(card.context),
-                };
-                buf.clear();
-                self.push_features(
-                    &cf,
-                    card.context,
-                    card.item,
-                    &card.explanation,
-                    Slot {
-                        row: card.row,
-                        column: card.column,
-                    },
-                    &mut buf,
-                );
-                last = Some((ptr, cf));
-                let w = config.weight(card.propensity);
-                let p = model.update(&buf, card.reward, w).clamp(1e-12, 1.0 - 1e-12);
-                loss -= w * (card.reward * p.ln() + (1.0 - card.reward) * (1.0 - p).ln());
-                wsum += w;
-                n += 1;
-                if n % 65_536 == 0 {
-                    progress(n);
-                }
-            }
-            progress(n);
-            // Only the first pass scores examples the model has not seen: keep its loss.
-            if epoch == 0 {
-                stats = TrainStats {
-                    examples: n,
-                    weighted_log_loss: if wsum > 0.0 { loss / wsum } else { 0.0 },
-                    mean_weight: if n > 0 { wsum / n as f64 } else { 0.0 },
-                };
-            }
+#[derive(Default)]
+struct Totals {
+    n: u64,
+    skipped: u64,
+    loss: f64,
+    weighted_loss: f64,
+    weights: f64,
+}
+
+/// Trains `model` on `data` for `config.epochs` passes. `progress` is told how many examples
+/// (over all epochs) are done. Runs on the current rayon pool; the result does not depend on
+/// its size.
+pub fn fit(
+    model: &mut RewardModel,
+    data: &(impl Examples + ?Sized),
+    config: &TrainConfig,
+    mut progress: impl FnMut(u64),
+) -> Result<TrainStats, BanditError> {
+    config.validate()?;
+    let (mut count, mut inverse_sum) = (0u64, 0.0f64);
+    for (k, l) in data.logged().enumerate() {
+        if !(l.propensity > 0.0 && l.propensity <= 1.0) {
+            return Err(BanditError::Example {
+                index: k,
+                reason: format!("propensity {} is not in (0, 1]", l.propensity),
+            });
         }
-        Ok(stats)
+        if !(0.0..=1.0).contains(&l.label) {
+            return Err(BanditError::Example {
+                index: k,
+                reason: format!("reward {} is not in [0, 1]", l.label),
+            });
+        }
+        if l.explore || !config.exploration_only {
+            count += 1;
+            inverse_sum += 1.0 / l.propensity;
+        }
     }
+    let mean_inverse = if count > 0 { inverse_sum / count as f64 } else { 1.0 };
+    let weight = |p: f64| match config.weighting {
+        Weighting::None => 1.0,
+        Weighting::Ips => 1.0 / p,
+        Weighting::Clipped(m) => (1.0 / p).min(m),
+        Weighting::SelfNormalised => 1.0 / p / mean_inverse,
+    };
+    let learn = |model: &mut RewardModel, batch: &Batch, t: &mut Totals| {
+        for (x, l) in batch.iter() {
+            if config.exploration_only && !l.explore {
+                t.skipped += 1;
+                continue;
+            }
+            let (y, w) = (f64::from(l.label), weight(l.propensity));
+            let p = model.update(&x, y, w).clamp(1e-12, 1.0 - 1e-12);
+            let loss = -(y * p.ln() + (1.0 - y) * (1.0 - p).ln());
+            t.loss += loss;
+            t.weighted_loss += w * loss;
+            t.weights += w;
+            t.n += 1;
+        }
+    };
+    let n = data.batches();
+    let mut stats = TrainStats::default();
+    let mut done = 0u64;
+    for epoch in 0..config.epochs {
+        let mut t = Totals::default();
+        let mut current = if n > 0 { Some(data.batch(0)?) } else { None };
+        for k in 0..n {
+            let batch = current.take().expect("batch featurised ahead");
+            let (next, ()) = rayon::join(
+                || (k + 1 < n).then(|| data.batch(k + 1)).transpose(),
+                || learn(model, &batch, &mut t),
+            );
+            current = next?;
+            done += batch.len() as u64;
+            progress(done);
+        }
+        // Only the first pass scores examples the model has not seen: keep its loss.
+        if epoch == 0 {
+            stats = TrainStats {
+                examples: t.n,
+                skipped: t.skipped,
+                weighted_log_loss: if t.weights > 0.0 { t.weighted_loss / t.weights } else { 0.0 },
+                log_loss: if t.n > 0 { t.loss / t.n as f64 } else { 0.0 },
+                mean_weight: if t.n > 0 { t.weights / t.n as f64 } else { 0.0 },
+            };
+        }
+    }
+    Ok(stats)
 }

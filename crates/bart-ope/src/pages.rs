@@ -10,7 +10,7 @@
 //! model.
 
 use crate::estimate::{Estimate, Estimator, OpeError, Ratio, Sample};
-use bart_bandit::{EpsilonGreedy, LogisticRegression, PageMarginals, Recommender};
+use bart_bandit::{EpsilonGreedy, RewardModel, PageMarginals, Recommender};
 use bart_core::Impression;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -18,7 +18,7 @@ use serde::Serialize;
 /// A policy to evaluate: a reward model (none for uniform random) and an ε-greedy policy.
 #[derive(Clone, Copy, Debug)]
 pub struct Target<'a> {
-    pub model: Option<&'a LogisticRegression>,
+    pub model: Option<&'a RewardModel>,
     pub policy: EpsilonGreedy,
 }
 

@@ -9,7 +9,7 @@ use crate::error::SimError;
 use crate::response::Listening;
 use crate::world::{DAY, World, WorldConfig};
 use bart_bandit::{
-    CandidateConfig, EpsilonGreedy, LoggedCard, LogisticRegression, ModelConfig, PageConfig,
+    CandidateConfig, EpsilonGreedy, CardExamples, LoggedCard, RewardModel, Slot, fit, ModelConfig, PageConfig,
     Recommender, TrainConfig, TrainStats, seed_for,
 };
 use bart_core::{Impression, ImpressionId};
@@ -219,7 +219,7 @@ pub fn run(
     let recommender = build_recommender(&world, config.candidates.clone(), config.page.clone())?;
     let mut store = EventStore::create(dir)?;
     let mut listening = Listening::new(&world);
-    let mut model = LogisticRegression::new(config.model.clone())?;
+    let mut model = RewardModel::new(config.model.clone())?;
     let mut version = 0u32;
     let bart_policy = EpsilonGreedy::new(config.epsilon)?;
     let start = config.world.start;
@@ -334,12 +334,15 @@ pub fn run(
                 &format!("night {} training", day + 1),
                 progress,
             );
-            stats = recommender.train(
-                &mut model,
-                || training_cards(&pages),
-                &config.train,
-                |done| pb.set_position(done),
-            )?;
+            let cards: Vec<LoggedCard<'_>> = training_cards(&pages).collect();
+            let examples = CardExamples {
+                recommender: &recommender,
+                cards: &cards,
+                batch_size: 65_536,
+            };
+            stats = fit(&mut model, &examples, &config.train, |done| {
+                pb.set_position(done)
+            })?;
             pb.finish_and_clear();
             version += 1;
             model.save(&DataDir::model(dir, version))?;
@@ -419,6 +422,7 @@ fn refs(pages: &[LoggedPage]) -> Vec<LoggedPageRef<'_>> {
 fn training_cards(pages: &[LoggedPage]) -> impl Iterator<Item = LoggedCard<'_>> {
     pages.iter().flat_map(|p| {
         let ctx = &p.impression.context;
+        let explore = p.impression.policy == RANDOM;
         p.impression
             .page
             .shelves
@@ -433,10 +437,13 @@ fn training_cards(pages: &[LoggedPage]) -> impl Iterator<Item = LoggedCard<'_>> 
                         context: ctx,
                         explanation: shelf.explanation,
                         item: card.item,
-                        row: shelf.row,
-                        column: card.column,
+                        slot: Slot {
+                            row: shelf.row,
+                            column: card.column,
+                        },
                         propensity: card.propensity,
                         reward,
+                        explore,
                     })
             })
     })

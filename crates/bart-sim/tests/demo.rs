@@ -2,7 +2,7 @@
 //! intervals, the off-policy estimate of the model that served the last day must lie inside
 //! the interval of its online value, and every logged page must replay bit for bit.
 
-use bart_bandit::{EpsilonGreedy, LogisticRegression, seed_for};
+use bart_bandit::{EpsilonGreedy, RewardModel, seed_for};
 use bart_log::{EventStore, JoinQuery};
 use bart_sim::WorldConfig;
 use bart_sim::experiment::{self, BART, DataDir, DemoConfig, RANDOM};
@@ -61,7 +61,7 @@ fn the_loop_learns_and_offline_agrees_with_online_and_pages_replay() {
     // Replay every BaRT page of the last day, and a sample of random pages, from the log.
     let store = EventStore::open(dir.path()).unwrap();
     let day_start = config.world.start + 2 * 86_400;
-    let model = LogisticRegression::load(&DataDir::model(dir.path(), 2)).unwrap();
+    let model = RewardModel::load(&DataDir::model(dir.path(), 2)).unwrap();
     for (policy, take) in [(BART, usize::MAX), (RANDOM, 300)] {
         let pages = store
             .joined(&JoinQuery {

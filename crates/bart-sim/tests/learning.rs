@@ -5,8 +5,8 @@
 //! contexts can be computed exactly and compared with IPS and SNIPS from uniform logs.
 
 use bart_bandit::{
-    CandidateConfig, EpsilonGreedy, LoggedCard, LogisticRegression, ModelConfig, PageConfig,
-    PageMarginals, Recommender, TrainConfig,
+    CandidateConfig, CardExamples, EpsilonGreedy, LoggedCard, ModelConfig, ModelKind, PageConfig,
+    PageMarginals, Recommender, RewardModel, Slot, TrainConfig, Weighting, fit,
 };
 use bart_core::{Context, Impression, ImpressionId, ListenerId};
 use bart_ope::{Target, evaluate};
@@ -154,15 +154,7 @@ fn ips_and_snips_recover_the_true_rate_of_a_target_from_uniform_logs() {
 }
 
 #[test]
-fn training_weights_are_clipped_inverse_propensities_and_bad_ones_are_refused() {
-    let config = TrainConfig {
-        max_weight: 50.0,
-        epochs: 1,
-    };
-    assert_eq!(config.weight(0.5), 2.0);
-    assert_eq!(config.weight(0.001), 50.0);
-    assert_eq!(config.weight(1.0), 1.0);
-
+fn training_weights_follow_the_weighting_and_bad_examples_are_refused() {
     let world = world();
     let rec = build_recommender(&world, CandidateConfig::default(), PageConfig::default()).unwrap();
     let ctx = &contexts(&world, 1)[0];
@@ -171,56 +163,114 @@ fn training_weights_are_clipped_inverse_propensities_and_bad_ones_are_refused() 
         context: ctx,
         explanation: shelf.explanation,
         item: shelf.items[0],
-        row: 0,
-        column: 0,
+        slot: Slot::TOP_LEFT,
         propensity,
         reward,
+        explore: propensity == 0.25,
     };
-    let mut model = LogisticRegression::new(ModelConfig::default()).unwrap();
+    let train = |cards: &[LoggedCard<'_>], config: &TrainConfig| {
+        let mut model = RewardModel::new(ModelConfig {
+            kind: ModelKind::Lr,
+            ..ModelConfig::default()
+        })
+        .unwrap();
+        let examples = CardExamples {
+            recommender: &rec,
+            cards,
+            batch_size: 2,
+        };
+        fit(&mut model, &examples, config, |_| {}).map(|s| (s, model))
+    };
+    let clipped = TrainConfig {
+        weighting: Weighting::Clipped(50.0),
+        ..TrainConfig::default()
+    };
     for bad in [0.0, -0.1, 1.5, f64::NAN] {
-        let err = rec
-            .train(
-                &mut model,
-                || std::iter::once(card(bad, 1.0)),
-                &config,
-                |_| {},
-            )
-            .unwrap_err();
-        assert!(err.to_string().contains("propensity"), "{err}");
+        let err = train(&[card(0.5, 1.0), card(bad, 1.0)], &clipped).unwrap_err();
+        assert!(err.to_string().contains("example 1: propensity"), "{err}");
     }
+    let err = train(&[card(0.5, 2.0)], &clipped).unwrap_err();
+    assert!(err.to_string().contains("reward 2 is not in [0, 1]"), "{err}");
 
-    // The reported loss is the first (progressive) pass's, whatever the number of epochs,
-    // and the mean weight is the mean clipped weight.
+    // Mean weights are exact for every weighting; the loss reported is the first
+    // (progressive) pass's whatever the number of epochs.
     let data = [card(0.5, 1.0), card(0.01, 0.0), card(0.25, 1.0)];
-    let mut one = LogisticRegression::new(ModelConfig::default()).unwrap();
-    let mut three = one.clone();
-    let s1 = rec
-        .train(&mut one, || data.iter().copied(), &config, |_| {})
-        .unwrap();
-    let s3 = rec
-        .train(
-            &mut three,
-            || data.iter().copied(),
-            &TrainConfig {
-                epochs: 3,
-                ..config.clone()
-            },
-            |_| {},
-        )
-        .unwrap();
+    let mean_weight = |weighting: &str| {
+        let config = TrainConfig {
+            weighting: weighting.parse().unwrap(),
+            ..TrainConfig::default()
+        };
+        train(&data, &config).unwrap().0.mean_weight
+    };
+    assert_eq!(mean_weight("none"), 1.0);
+    assert!((mean_weight("ips") - (2.0 + 100.0 + 4.0) / 3.0).abs() < 1e-12);
+    assert!((mean_weight("clipped:50") - (2.0 + 50.0 + 4.0) / 3.0).abs() < 1e-12);
+    assert!((mean_weight("self-normalised") - 1.0).abs() < 1e-12);
+    assert!("clipped:0.5".parse::<Weighting>().is_err());
+    let (s1, one) = train(&data, &clipped).unwrap();
+    let three = TrainConfig {
+        epochs: 3,
+        ..clipped.clone()
+    };
+    let (s3, three) = train(&data, &three).unwrap();
     assert_eq!(s1, s3);
     assert_eq!(s1.examples, 3);
-    assert!((s1.mean_weight - (2.0 + 50.0 + 4.0) / 3.0).abs() < 1e-12);
     assert_ne!(one, three);
+    // The exploration slice alone: only the card with propensity 0.25.
+    let explore = TrainConfig {
+        exploration_only: true,
+        ..clipped.clone()
+    };
+    let (s, _) = train(&data, &explore).unwrap();
+    assert_eq!((s.examples, s.skipped, s.mean_weight), (1, 2, 4.0));
     // A fresh model predicts 0.5, so one example's progressive loss is exactly ln 2.
-    let mut fresh = LogisticRegression::new(ModelConfig::default()).unwrap();
-    let single = rec
-        .train(
-            &mut fresh,
-            || std::iter::once(card(0.01, 0.0)),
-            &config,
-            |_| {},
-        )
-        .unwrap();
+    let (single, _) = train(&[card(0.01, 0.0)], &clipped).unwrap();
     assert!((single.weighted_log_loss - 2f64.ln()).abs() < 1e-12);
+}
+
+#[test]
+fn training_is_bit_for_bit_the_same_on_one_thread_or_many() {
+    let world = world();
+    let rec = build_recommender(&world, CandidateConfig::default(), PageConfig::default()).unwrap();
+    let ctxs = contexts(&world, 300);
+    let mut cards = Vec::new();
+    for (k, ctx) in ctxs.iter().enumerate() {
+        for (s, shelf) in rec.candidates(ctx).iter().enumerate().take(3) {
+            for (c, &item) in shelf.items.iter().enumerate().take(4) {
+                cards.push(LoggedCard {
+                    context: ctx,
+                    explanation: shelf.explanation,
+                    item,
+                    slot: Slot {
+                        row: s as u16,
+                        column: c as u16,
+                    },
+                    propensity: 0.05 + 0.01 * ((k + s + c) % 7) as f64,
+                    reward: f64::from(u8::from((k * 7 + s * 3 + c) % 5 == 0)),
+                    explore: true,
+                });
+            }
+        }
+    }
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let mut model = RewardModel::new(ModelConfig::default()).unwrap();
+            let examples = CardExamples {
+                recommender: &rec,
+                cards: &cards,
+                batch_size: 1000,
+            };
+            let stats = fit(&mut model, &examples, &TrainConfig::default(), |_| {}).unwrap();
+            (stats, model)
+        })
+    };
+    let (s1, m1) = run(1);
+    let (s4, m4) = run(4);
+    assert_eq!(s1.examples, cards.len() as u64);
+    assert_eq!(s1.weighted_log_loss.to_bits(), s4.weighted_log_loss.to_bits());
+    assert_eq!(m1, m4);
 }

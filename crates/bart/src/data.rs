@@ -1,7 +1,7 @@
 //! Opening a data directory: the world it was made from, its event store and its models.
 
 use anyhow::{Context as _, Result, bail};
-use bart_bandit::{CandidateConfig, LogisticRegression, PageConfig, Recommender};
+use bart_bandit::{CandidateConfig, RewardModel, PageConfig, Recommender};
 use bart_log::EventStore;
 use bart_sim::experiment::{DataDir, ModelRecord, build_recommender};
 use bart_sim::{World, WorldConfig};
@@ -41,11 +41,11 @@ impl Data {
     }
 
     /// Loads model `version` (0 means none: the uniform policy's scores).
-    pub fn model(&self, version: u32) -> Result<Option<LogisticRegression>> {
+    pub fn model(&self, version: u32) -> Result<Option<RewardModel>> {
         if version == 0 {
             return Ok(None);
         }
-        Ok(Some(LogisticRegression::load(&DataDir::model(
+        Ok(Some(RewardModel::load(&DataDir::model(
             &self.dir, version,
         ))?))
     }

@@ -1,0 +1,197 @@
+//! The features of a card, (context, item, explanation, slot), in five namespaces named by
+//! their initials: `c` context, `i` item, `e` explanation, `r` how item and explanation
+//! relate to this listener, `p` position. Every feature is `key=value` (or `key:real`) text
+//! in its namespace, so the hashed features equal those VW text with the same names gets:
+//! bart's logs exported as `cb_adf` read back to the same model inputs. Position is a feature
+//! so training can separate it from appeal; ranking scores are taken at row 0, column 0.
+
+use crate::features::{Features, Namespace};
+use bart_core::{Context, Explanation, Item};
+use bart_models::Affinity;
+use std::fmt::Write;
+
+/// A position on the page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slot {
+    pub row: u16,
+    pub column: u16,
+}
+
+impl Slot {
+    /// The top-left slot, where ranking scores are taken.
+    pub const TOP_LEFT: Slot = Slot { row: 0, column: 0 };
+}
+
+/// Where features go: hashed into a [`Features`] buffer, or written as VW text.
+pub trait FeatureSink {
+    /// Starts a namespace.
+    fn namespace(&mut self, name: &'static str);
+    /// A categorical feature `key=value`.
+    fn add(&mut self, key: &'static str, value: u64);
+    /// A real-valued feature `key:value`.
+    fn real(&mut self, key: &'static str, value: f32);
+}
+
+/// Hashes features into a buffer.
+pub struct Hashing<'a> {
+    pub out: &'a mut Features,
+    ns: Namespace,
+}
+
+impl<'a> Hashing<'a> {
+    pub fn new(out: &'a mut Features) -> Self {
+        Hashing {
+            out,
+            ns: Namespace::new(b""),
+        }
+    }
+}
+
+impl FeatureSink for Hashing<'_> {
+    fn namespace(&mut self, name: &'static str) {
+        self.ns = Namespace::new(name.as_bytes());
+        self.out.namespace(&self.ns);
+    }
+    fn add(&mut self, key: &'static str, value: u64) {
+        self.out.add(&self.ns, key, value);
+    }
+    fn real(&mut self, key: &'static str, value: f32) {
+        self.out.push(self.ns.id(key.as_bytes()), value);
+    }
+}
+
+/// Writes features as VW text: ` |c region=3 ...`.
+pub struct VwText<'a>(pub &'a mut String);
+
+impl FeatureSink for VwText<'_> {
+    fn namespace(&mut self, name: &'static str) {
+        let sep = if self.0.is_empty() || self.0.ends_with(' ') { "" } else { " " };
+        let _ = write!(self.0, "{sep}|{name}");
+    }
+    fn add(&mut self, key: &'static str, value: u64) {
+        let _ = write!(self.0, " {key}={value}");
+    }
+    fn real(&mut self, key: &'static str, value: f32) {
+        let _ = write!(self.0, " {key}:{value}");
+    }
+}
+
+/// The context namespace, computed once per page. Breadth is how many genres make up at
+/// least 10% of the listener's plays (0 for a listener without history).
+pub fn context_features(ctx: &Context, affinity: &Affinity, out: &mut impl FeatureSink) {
+    let breadth = affinity
+        .top_genres(ctx.listener)
+        .iter()
+        .filter(|(_, s)| *s >= 0.1)
+        .count()
+        .min(4) as u64;
+    out.namespace("c");
+    out.add("region", u64::from(ctx.region.0));
+    out.add("platform", ctx.platform as u64);
+    out.add("age", ctx.age_group as u64);
+    out.add("daypart", u64::from(ctx.daypart()));
+    out.add("weekend", u64::from(ctx.weekday >= 5));
+    out.add("breadth", breadth);
+}
+
+/// Position of `x` in a most-recent-first list, bucketed: 0 first, 1 second or third,
+/// 2 further back, 3 absent.
+fn recency<T: PartialEq>(list: &[T], x: &T) -> u64 {
+    match list.iter().position(|y| y == x) {
+        Some(0) => 0,
+        Some(1 | 2) => 1,
+        Some(_) => 2,
+        None => 3,
+    }
+}
+
+fn bucket(x: f32, edges: &[f32]) -> u64 {
+    edges.iter().take_while(|&&e| x >= e).count() as u64
+}
+
+/// How the explanation relates to this context and item, as a small code per kind.
+fn relation(ctx: &Context, affinity: &Affinity, item: &Item, explanation: &Explanation) -> u64 {
+    match *explanation {
+        Explanation::BecauseYouListened(a) => {
+            recency(&ctx.recent_artists, &a) * 2 + u64::from(item.artist == a)
+        }
+        Explanation::YourTopGenre(g) => {
+            let rank = affinity
+                .top_genres(ctx.listener)
+                .iter()
+                .position(|(h, _)| *h == g)
+                .unwrap_or(3)
+                .min(3) as u64;
+            rank * 2 + u64::from(item.genre() == g)
+        }
+        Explanation::PopularIn(r) => u64::from(r == ctx.region),
+        Explanation::JumpBackIn => recency(&ctx.recent_items, &item.id),
+        Explanation::Discover(g) => bucket(affinity.genre(ctx.listener, g), &[1e-6, 0.05, 0.15]),
+    }
+}
+
+/// The item, explanation, relation and position namespaces of one card.
+pub fn card_features(
+    ctx: &Context,
+    affinity: &Affinity,
+    item: &Item,
+    explanation: &Explanation,
+    slot: Slot,
+    out: &mut impl FeatureSink,
+) {
+    let kind = explanation.kind() as u64;
+    out.namespace("i");
+    out.add("item", u64::from(item.id.0));
+    out.add("artist", u64::from(item.artist.0));
+    out.add("genre", u64::from(item.genre().0));
+    out.add("kind", item.kind as u64);
+    out.add("popularity", (item.popularity * 10.0) as u64);
+    out.add("release", u64::from(item.release_day / 1826));
+    out.namespace("e");
+    out.add("kind", kind);
+    out.add("instance", (kind << 32) | u64::from(explanation.arg()));
+    out.namespace("r");
+    let genre_share = affinity.genre(ctx.listener, item.genre());
+    let artist_share = affinity.artist(ctx.listener, item.artist);
+    out.add(
+        "relation",
+        (kind << 8) | relation(ctx, affinity, item, explanation),
+    );
+    out.add(
+        "familiar",
+        recency(&ctx.recent_items, &item.id) * 4 + recency(&ctx.recent_artists, &item.artist),
+    );
+    out.add("genre_affinity", bucket(genre_share, &[1e-6, 0.05, 0.15, 0.3]));
+    out.add("artist_affinity", bucket(artist_share, &[1e-6, 0.02, 0.05, 0.1]));
+    out.real("genre_share", genre_share);
+    out.real("artist_share", artist_share);
+    out.namespace("p");
+    out.add("row", u64::from(slot.row));
+    out.add("column", u64::from(slot.column));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::Features;
+
+    #[test]
+    fn text_and_hashed_features_agree() {
+        let mut text = String::new();
+        let mut hashed = Features::default();
+        let sinks: [&mut dyn FeatureSink; 2] = [&mut VwText(&mut text), &mut Hashing::new(&mut hashed)];
+        for sink in sinks {
+            sink.namespace("c");
+            sink.add("region", 3);
+            sink.real("share", 0.25);
+            sink.namespace("i");
+            sink.add("item", 12);
+        }
+        assert_eq!(text, "|c region=3 share:0.25 |i item=12");
+        let (c, i) = (Namespace::new(b"c"), Namespace::new(b"i"));
+        assert_eq!(
+            hashed.example().atoms().collect::<Vec<_>>(),
+            vec![(c.id(b"region=3"), 1.0), (c.id(b"share"), 0.25), (i.id(b"item=12"), 1.0)]
+        );
+    }
+}

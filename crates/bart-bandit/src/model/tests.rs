@@ -1,0 +1,240 @@
+use super::*;
+use crate::features::Features;
+
+fn config(kind: ModelKind) -> ModelConfig {
+    ModelConfig {
+        kind,
+        bits: 10,
+        rank: 4,
+        interactions: Interactions::parse(&["UA"]).unwrap(),
+        ..ModelConfig::default()
+    }
+}
+
+/// Two namespaces with a repeated feature (same bucket twice) and real values.
+fn example() -> Features {
+    let mut f = Features::default();
+    let (u, a) = (Namespace::new(b"User"), Namespace::new(b"Action"));
+    f.namespace(&u);
+    f.push(u.id(b"country=3"), 1.0);
+    f.push(u.id(b"age"), 0.7);
+    f.namespace(&a);
+    f.push(a.id(b"genre=2"), 1.0);
+    f.push(a.id(b"genre=2"), -0.5);
+    f.push(a.id(b"len"), 1.5);
+    f
+}
+
+/// A model with every parameter set to a distinct pseudo-random value.
+fn randomised(kind: ModelKind) -> RewardModel {
+    let mut m = RewardModel::new(config(kind)).unwrap();
+    for (k, w) in m.params.iter_mut().enumerate() {
+        *w = 0.3 * gaussian(7, k, 0);
+    }
+    m
+}
+
+fn loss(m: &RewardModel, x: &Example<'_>, y: f64, weight: f64) -> f64 {
+    let z = m.logit(x);
+    // weight * logloss, computed stably from the logit.
+    weight * ((1.0 + (-z).exp()).ln() + (1.0 - y) * z)
+}
+
+#[test]
+fn gradients_match_finite_differences_for_every_model() {
+    for kind in [ModelKind::Lr, ModelKind::Fm2, ModelKind::Fm3] {
+        let m = randomised(kind);
+        let f = example();
+        let x = f.example();
+        let (y, weight) = (1.0, 2.5);
+        let (logit, sums) = m.forward(&x);
+        let dloss = ((sigmoid(logit) - y) * weight) as f32;
+        let mut analytic = vec![0.0f64; m.params.len()];
+        m.visit_gradient(&x, dloss, &sums, |i, g| analytic[i as usize] += f64::from(g));
+        // Every parameter, touched or not, against a central difference.
+        for i in 0..m.params.len() {
+            let h = 1e-2f32;
+            let mut plus = m.clone();
+            plus.params[i] += h;
+            let mut minus = m.clone();
+            minus.params[i] -= h;
+            let numeric = (loss(&plus, &x, y, weight) - loss(&minus, &x, y, weight))
+                / (2.0 * f64::from(h));
+            assert!(
+                (analytic[i] - numeric).abs() < 2e-3 * (1.0 + numeric.abs()),
+                "{kind:?} param {i}: analytic {} vs numeric {numeric}",
+                analytic[i]
+            );
+        }
+    }
+}
+
+#[test]
+fn fm3_logit_equals_the_explicit_sum_over_triples() {
+    let m = randomised(ModelKind::Fm3);
+    let f = example();
+    let x = f.example();
+    let atoms: Vec<_> = x.atoms().collect();
+    let r = m.config.rank;
+    let mut expected = 0.0f64;
+    m.for_each_linear(&x, |id, v| expected += f64::from(m.params[m.row(id)] * v));
+    let emb = |k: usize, off: usize, f: usize| {
+        let (id, v) = atoms[k];
+        f64::from(m.params[m.row(id) + 1 + off + f] * v)
+    };
+    let n = atoms.len();
+    for i in 0..n {
+        for j in i + 1..n {
+            expected += (0..r).map(|f| emb(i, 0, f) * emb(j, 0, f)).sum::<f64>();
+            for l in j + 1..n {
+                expected += (0..r)
+                    .map(|f| emb(i, r, f) * emb(j, r, f) * emb(l, r, f))
+                    .sum::<f64>();
+            }
+        }
+    }
+    assert!((m.logit(&x) - expected).abs() < 1e-5, "{} vs {expected}", m.logit(&x));
+}
+
+#[test]
+fn learns_an_interaction_only_a_factorization_machine_can_express() {
+    // Reward is 1 exactly when user u and action a agree (u == a): XOR-like, no main effects.
+    let (un, an) = (Namespace::new(b"U"), Namespace::new(b"A"));
+    let mut f = Features::default();
+    let mut fit = |kind| {
+        let mut m = RewardModel::new(ModelConfig {
+            learning_rate: 0.05,
+            ..config(kind)
+        })
+        .unwrap();
+        m.config.interactions = Interactions::default();
+        for step in 0..20_000u32 {
+            let (u, a) = (step % 4, (step / 4) % 4);
+            f.clear();
+            f.namespace(&un);
+            f.add(&un, "u", u);
+            f.namespace(&an);
+            f.add(&an, "a", a);
+            m.update(&f.example(), f64::from(u8::from(u == a)), 1.0);
+        }
+        let mut correct = 0;
+        for u in 0..4 {
+            for a in 0..4 {
+                f.clear();
+                f.namespace(&un);
+                f.add(&un, "u", u);
+                f.namespace(&an);
+                f.add(&an, "a", a);
+                correct += usize::from((m.predict(&f.example()) > 0.5) == (u == a));
+            }
+        }
+        correct
+    };
+    assert_eq!(fit(ModelKind::Fm2), 16);
+    // Logistic regression without crosses can only say "no" everywhere.
+    assert_eq!(fit(ModelKind::Lr), 12);
+}
+
+#[test]
+fn ftrl_learns_and_l1_zeroes_useless_weights() {
+    let ns = Namespace::new(b"X");
+    let mut m = RewardModel::new(ModelConfig {
+        kind: ModelKind::Lr,
+        optimizer: Optimizer::Ftrl,
+        learning_rate: 0.5,
+        l1: 1.0,
+        ..config(ModelKind::Lr)
+    })
+    .unwrap();
+    let mut f = Features::default();
+    for step in 0..4000u32 {
+        f.clear();
+        f.namespace(&ns);
+        let signal = step % 2;
+        f.add(&ns, "signal", signal);
+        // A noise feature, uncorrelated with the label.
+        f.add(&ns, "noise", (step / 2) % 2);
+        m.update(&f.example(), f64::from(signal), 1.0);
+    }
+    let w = |name: &str| m.params[m.row(ns.id(name.as_bytes()))];
+    assert!(w("signal=1") > 1.0 && w("signal=0") < -1.0);
+    assert_eq!(w("noise=0"), 0.0);
+    assert_eq!(w("noise=1"), 0.0);
+    assert!(
+        RewardModel::new(ModelConfig {
+            optimizer: Optimizer::Ftrl,
+            ..config(ModelKind::Fm2)
+        })
+        .unwrap_err()
+        .to_string()
+        .contains("logistic regression")
+    );
+}
+
+#[test]
+fn round_trip_is_exact_and_corruption_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("m.bart");
+    let mut m = RewardModel::new(config(ModelKind::Fm3)).unwrap();
+    let f = example();
+    for _ in 0..3 {
+        m.update(&f.example(), 1.0, 3.0);
+    }
+    m.save(&path).unwrap();
+    let loaded = RewardModel::load(&path).unwrap();
+    assert_eq!(loaded.params, m.params);
+    assert_eq!(loaded.config, m.config);
+    assert_eq!(loaded.ready, m.ready);
+    assert_eq!(loaded.logit(&f.example()).to_bits(), m.logit(&f.example()).to_bits());
+    // Only learned rows are stored: 1 constant + 4 atom buckets + 6 crosses at most.
+    let good = std::fs::read(&path).unwrap();
+    let row = 4 + 4 * m.stride;
+    assert!(good.len() < 200 + 12 * row, "{} bytes", good.len());
+
+    let check = |bytes: &[u8], needle: &str| {
+        std::fs::write(&path, bytes).unwrap();
+        let err = RewardModel::load(&path).unwrap_err().to_string();
+        assert!(err.contains(needle), "{err}");
+        assert!(err.contains("m.bart"), "{err}");
+    };
+    let mut flipped = good.clone();
+    let at = good.len() - 20;
+    flipped[at] ^= 1;
+    check(&flipped, "checksum mismatch");
+    check(&good[..good.len() - 3], "truncated");
+    check(b"hello", "not a bart model file");
+    let mut v1 = good.clone();
+    v1[8] = 1;
+    check(&v1, "format version 1");
+    let mut extra = good.clone();
+    extra.push(0);
+    check(&extra, "unexpected bytes");
+    // Well-formed files (valid checksums) holding a NaN or an inconsistent configuration.
+    let mut nan = m.clone();
+    let b = m.row(m.constant);
+    nan.params[b] = f32::NAN;
+    nan.save(&path).unwrap();
+    let err = RewardModel::load(&path).unwrap_err().to_string();
+    assert!(err.contains("NaN, not a finite number"), "{err}");
+    let mut wrong = m.clone();
+    wrong.config.rank = 9;
+    wrong.save(&path).unwrap();
+    let err = RewardModel::load(&path).unwrap_err().to_string();
+    assert!(err.contains("rows of 9 floats"), "{err}");
+}
+
+#[test]
+fn invalid_config_is_rejected() {
+    let err = RewardModel::new(ModelConfig {
+        bits: 40,
+        ..ModelConfig::default()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("bits = 40"));
+    let err = RewardModel::new(ModelConfig {
+        rank: 0,
+        ..ModelConfig::default()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("rank = 0"));
+}
