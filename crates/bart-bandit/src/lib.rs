@@ -13,6 +13,7 @@ pub mod page;
 pub mod policy;
 pub mod recommender;
 pub mod train;
+pub mod vw;
 
 pub use candidates::{CandidateConfig, CandidateShelf};
 pub use card_features::Slot;
@@ -21,6 +22,6 @@ pub use features::{Example, Features, Interactions, Namespace};
 pub use logged::{CardExamples, LoggedCard};
 pub use model::{ModelConfig, ModelKind, Optimizer, RewardModel};
 pub use page::{PageConfig, PageMarginals, ScoredShelf, assemble, seed_for};
-pub use policy::{EpsilonGreedy, Marginals};
+pub use policy::{EpsilonGreedy, Marginals, greedy};
 pub use recommender::Recommender;
 pub use train::{Batch, Examples, Logged, TrainConfig, TrainStats, Weighting, fit};

@@ -155,20 +155,22 @@ impl ModelConfig {
 
 /// A reward model: P(reward = 1 | x) = sigmoid(linear + pairwise + three-way terms).
 ///
-/// Parameters live in rows of `1 + r2 + r3` floats per bucket: the linear weight, the
-/// 2nd-order embedding and the 3rd-order embedding. Embeddings start at zero and are
+/// Each bucket owns one row: its parameters (`1 + r2 + r3` floats: the linear weight, the
+/// 2nd-order embedding, the 3rd-order embedding) followed by their optimiser state, so one
+/// update touches one contiguous stretch of memory per feature. Embeddings start at zero and are
 /// initialised (from the seed and the bucket) the first time an update touches them, so
 /// untouched buckets stay zero and the file stores only the rows that were learned.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RewardModel {
     config: ModelConfig,
     mask: u32,
+    /// Parameters per row.
     stride: usize,
+    /// Floats per row: parameters, then optimiser state (AdaGrad's sum of squared gradients
+    /// per parameter, or FTRL's z and n). The state is not saved.
+    width: usize,
     constant: u32,
-    params: Vec<f32>,
-    /// Optimiser state: AdaGrad's sums of squared gradients (row layout), or FTRL's (z, n)
-    /// per bucket. Not saved.
-    state: Vec<f32>,
+    rows: Vec<f32>,
     /// Buckets whose embeddings have been initialised.
     ready: Vec<u64>,
     /// Scratch for the gradient of one update.
@@ -194,16 +196,17 @@ impl RewardModel {
         config.validate()?;
         let n = 1usize << config.bits;
         let stride = 1 + config.order2() + config.order3();
-        let state_stride = match config.optimizer {
-            Optimizer::AdaGrad => stride,
-            Optimizer::Ftrl => 2,
-        };
+        let width = stride
+            + match config.optimizer {
+                Optimizer::AdaGrad => stride,
+                Optimizer::Ftrl => 2,
+            };
         Ok(RewardModel {
             mask: (n - 1) as u32,
             stride,
+            width,
             constant: Namespace::new(b"constant").id(b"constant"),
-            params: vec![0.0; n * stride],
-            state: vec![0.0; n * state_stride],
+            rows: vec![0.0; n * width],
             ready: vec![0; n.div_ceil(64)],
             grads: Vec::new(),
             config,
@@ -215,8 +218,14 @@ impl RewardModel {
         &self.config
     }
 
+    /// Where the row of feature `id` starts.
     fn row(&self, id: u32) -> usize {
-        (id & self.mask) as usize * self.stride
+        (id & self.mask) as usize * self.width
+    }
+
+    /// The parameters of bucket `b`.
+    fn params(&self, b: usize) -> &[f32] {
+        &self.rows[b * self.width..][..self.stride]
     }
 
     /// Visits the linear features: the constant, every namespace feature, every cross.
@@ -237,7 +246,7 @@ impl RewardModel {
         };
         let mut logit = 0.0f64;
         self.for_each_linear(x, |id, v| {
-            logit += f64::from(self.params[self.row(id)] * v);
+            logit += f64::from(self.rows[self.row(id)] * v);
         });
         if r2 == 0 {
             return (logit, sums);
@@ -246,11 +255,11 @@ impl RewardModel {
         let mut t2 = [0.0f32; MAX_RANK];
         let mut t3 = [0.0f32; MAX_RANK];
         for (id, v) in x.atoms() {
-            let row = &self.params[self.row(id) + 1..][..r2 + r3];
-            for f in 0..r2 {
-                let a = row[f] * v;
-                sums.s1[f] += a;
-                s2[f] += a * a;
+            let row = &self.rows[self.row(id) + 1..][..r2 + r3];
+            for ((s1, s2), &w) in sums.s1.iter_mut().zip(&mut s2).zip(&row[..r2]) {
+                let a = w * v;
+                *s1 += a;
+                *s2 += a * a;
             }
             for f in 0..r3 {
                 let a = row[r2 + f] * v;
@@ -259,8 +268,8 @@ impl RewardModel {
                 t3[f] += a * a * a;
             }
         }
-        for f in 0..r2 {
-            logit += 0.5 * f64::from(sums.s1[f] * sums.s1[f] - s2[f]);
+        for (s1, s2) in sums.s1.iter().zip(&s2).take(r2) {
+            logit += 0.5 * f64::from(s1 * s1 - s2);
         }
         for f in 0..r3 {
             let (p1, p2, p3) = (sums.t1[f], t2[f], t3[f]);
@@ -296,10 +305,9 @@ impl RewardModel {
         }
         for (id, v) in x.atoms() {
             let base = self.row(id) + 1;
-            let row = &self.params[base..][..r2 + r3];
-            for f in 0..r2 {
-                let grad = dloss * v * (sums.s1[f] - row[f] * v);
-                visit((base + f) as u32, grad);
+            let row = &self.rows[base..][..r2 + r3];
+            for (f, (&s1, &w)) in sums.s1.iter().zip(&row[..r2]).enumerate() {
+                visit((base + f) as u32, dloss * v * (s1 - w * v));
             }
             for f in 0..r3 {
                 let a = row[r2 + f] * v;
@@ -321,10 +329,10 @@ impl RewardModel {
                 continue;
             }
             self.ready[bucket / 64] |= 1 << (bucket % 64);
-            let base = bucket * self.stride + 1;
+            let base = bucket * self.width + 1;
             let scale = self.config.init_scale as f32;
             for f in 0..width {
-                self.params[base + f] = scale * gaussian(self.config.seed, bucket, f);
+                self.rows[base + f] = scale * gaussian(self.config.seed, bucket, f);
             }
         }
     }
@@ -342,25 +350,26 @@ impl RewardModel {
         let (lr, l2) = (self.config.learning_rate as f32, self.config.l2 as f32);
         match self.config.optimizer {
             Optimizer::AdaGrad => {
+                let state = self.stride;
                 for &(i, g) in &grads {
                     let i = i as usize;
-                    let g = g + l2 * self.params[i];
-                    self.state[i] += g * g;
-                    self.params[i] -= lr * g / (self.state[i].sqrt() + 1e-6);
+                    let g = g + l2 * self.rows[i];
+                    self.rows[i + state] += g * g;
+                    self.rows[i] -= lr * g / (self.rows[i + state].sqrt() + 1e-6);
                 }
             }
             Optimizer::Ftrl => {
                 let (beta, l1) = (self.config.ftrl_beta as f32, self.config.l1 as f32);
+                // Logistic regression only: one parameter per row, then z and n.
                 for &(i, g) in &grads {
                     let i = i as usize;
-                    let s = 2 * (i / self.stride);
-                    let (z, n) = (self.state[s], self.state[s + 1]);
+                    let (z, n) = (self.rows[i + 1], self.rows[i + 2]);
                     let sigma = ((n + g * g).sqrt() - n.sqrt()) / lr;
-                    let z = z + g - sigma * self.params[i];
+                    let z = z + g - sigma * self.rows[i];
                     let n = n + g * g;
-                    self.state[s] = z;
-                    self.state[s + 1] = n;
-                    self.params[i] = if z.abs() <= l1 {
+                    self.rows[i + 1] = z;
+                    self.rows[i + 2] = n;
+                    self.rows[i] = if z.abs() <= l1 {
                         0.0
                     } else {
                         -(z - z.signum() * l1) / ((beta + n.sqrt()) / lr + l2)
@@ -378,11 +387,7 @@ impl RewardModel {
     pub fn save(&self, path: &Path) -> Result<(), BanditError> {
         let config = serde_json::to_vec(&self.config).expect("config serialises");
         let rows: Vec<usize> = (0..=self.mask as usize)
-            .filter(|&b| {
-                self.params[b * self.stride..][..self.stride]
-                    .iter()
-                    .any(|&w| w != 0.0)
-            })
+            .filter(|&b| self.params(b).iter().any(|&w| w != 0.0))
             .collect();
         let mut buf = Vec::with_capacity(64 + config.len() + rows.len() * (4 + 4 * self.stride));
         buf.extend_from_slice(MAGIC);
@@ -393,7 +398,7 @@ impl RewardModel {
         buf.extend_from_slice(&(rows.len() as u64).to_le_bytes());
         for &b in &rows {
             buf.extend_from_slice(&(b as u32).to_le_bytes());
-            for w in &self.params[b * self.stride..][..self.stride] {
+            for w in self.params(b) {
                 buf.extend_from_slice(&w.to_le_bytes());
             }
         }
@@ -472,9 +477,9 @@ impl RewardModel {
                 if !w.is_finite() {
                     return Err(bad(format!("bucket {b} holds {w}, not a finite number")));
                 }
-                model.params[b * stride + k] = w;
+                model.rows[b * model.width + k] = w;
             }
-            if model.params[b * stride + 1..][..stride - 1].iter().any(|&w| w != 0.0) {
+            if model.params(b)[1..].iter().any(|&w| w != 0.0) {
                 model.ready[b / 64] |= 1 << (b % 64);
             }
         }

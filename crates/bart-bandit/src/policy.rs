@@ -92,7 +92,7 @@ fn rank(scores: &[f64], a: usize, b: usize) -> std::cmp::Ordering {
 }
 
 /// Index of the highest score, lowest index on ties.
-fn greedy(scores: &[f64]) -> usize {
+pub fn greedy(scores: &[f64]) -> usize {
     (1..scores.len()).fold(0, |best, i| {
         if rank(scores, i, best).is_lt() {
             i

@@ -7,7 +7,7 @@ use crate::features::Features;
 use crate::model::RewardModel;
 use crate::page::{self, PageConfig, ScoredShelf};
 use crate::policy::EpsilonGreedy;
-use bart_core::{Catalog, Context, ImpressionId, Page};
+use bart_core::{Catalog, Context, Explanation, ImpressionId, ItemId, Page};
 use bart_models::SharedModels;
 
 /// Everything needed to build a page except the reward model and the policy, which change
@@ -115,6 +115,23 @@ impl Recommender {
                 }
             })
             .collect()
+    }
+
+    /// The model's features for one card (unknown items keep only the context's).
+    pub fn card_example(
+        &self,
+        ctx: &Context,
+        item: ItemId,
+        explanation: &Explanation,
+        slot: Slot,
+    ) -> Features {
+        let mut f = Features::default();
+        let mut sink = Hashing::new(&mut f);
+        context_features(ctx, &self.shared.affinity, &mut sink);
+        if let Some(item) = self.catalog.item(item) {
+            card_features(ctx, &self.shared.affinity, item, explanation, slot, &mut sink);
+        }
+        f
     }
 
     /// Candidates, scores and page in one call.

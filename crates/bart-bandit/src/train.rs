@@ -87,7 +87,7 @@ impl TrainConfig {
     /// Checks the options once, before training.
     pub fn validate(&self) -> Result<(), BanditError> {
         if let Weighting::Clipped(m) = self.weighting
-            && !(m >= 1.0)
+            && (m.is_nan() || m < 1.0)
         {
             return Err(BanditError::invalid("clipped weight", m, "must be at least 1"));
         }

@@ -30,7 +30,7 @@ pub const RANDOM: &str = "random";
 /// Name logged for pages of BaRT's ε-greedy policy.
 pub const BART: &str = "bart";
 /// Upper bound on visits per arm and day (impression ids hold the visit index in 32 bits).
-const MAX_PAGES_PER_DAY: usize = 10_000_000;
+pub(crate) const MAX_PAGES_PER_DAY: usize = 10_000_000;
 /// Feedback later than this after its impression does not count, by default.
 pub const REWARD_WINDOW_SECS: u64 = 3_600;
 
@@ -172,7 +172,7 @@ pub struct ModelRecord {
     pub weighted_log_loss: f64,
 }
 
-fn bar(len: u64, msg: &str, visible: bool) -> ProgressBar {
+pub fn bar(len: u64, msg: &str, visible: bool) -> ProgressBar {
     let pb = if visible {
         ProgressBar::new(len)
     } else {
@@ -411,15 +411,16 @@ pub fn build_recommender(
     )?)
 }
 
-fn refs(pages: &[LoggedPage]) -> Vec<LoggedPageRef<'_>> {
+pub(crate) fn refs(pages: &[LoggedPage]) -> Vec<LoggedPageRef<'_>> {
     pages
         .iter()
         .map(|p| (&p.impression, p.rewards.as_slice()))
         .collect()
 }
 
-/// Every card of the pages, with its reward.
-fn training_cards(pages: &[LoggedPage]) -> impl Iterator<Item = LoggedCard<'_>> {
+/// Every card of the pages, with its reward; cards of the uniform policy are the exploration
+/// slice.
+pub fn training_cards(pages: &[LoggedPage]) -> impl Iterator<Item = LoggedCard<'_>> {
     pages.iter().flat_map(|p| {
         let ctx = &p.impression.context;
         let explore = p.impression.policy == RANDOM;

@@ -1,6 +1,7 @@
 //! bart-sim: a seeded synthetic music world and simulated listeners whose hidden responses
 //! depend on context x item x explanation interactions, for closed-loop experiments.
 
+pub mod compare;
 pub mod error;
 pub mod experiment;
 mod names;

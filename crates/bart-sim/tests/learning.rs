@@ -274,3 +274,99 @@ fn training_is_bit_for_bit_the_same_on_one_thread_or_many() {
     assert_eq!(s1.weighted_log_loss.to_bits(), s4.weighted_log_loss.to_bits());
     assert_eq!(m1, m4);
 }
+
+#[test]
+fn logs_exported_as_cb_adf_read_back_to_the_served_draws_and_the_models_features() {
+    let world = world();
+    let rec = build_recommender(&world, CandidateConfig::default(), PageConfig::default()).unwrap();
+    let ctxs = contexts(&world, 40);
+    // A model with non-trivial scores: a few updates on logged-like cards.
+    let mut model = RewardModel::new(ModelConfig::default()).unwrap();
+    let cards: Vec<LoggedCard<'_>> = ctxs
+        .iter()
+        .flat_map(|ctx| {
+            let shelf = rec.candidates(ctx).remove(0);
+            let explanation = shelf.explanation;
+            shelf.items.into_iter().enumerate().map(move |(k, item)| LoggedCard {
+                context: ctx,
+                explanation,
+                item,
+                slot: Slot::TOP_LEFT,
+                propensity: 0.1,
+                reward: f64::from(u8::from(k % 3 == 0)),
+                explore: true,
+            })
+        })
+        .collect();
+    let examples = CardExamples {
+        recommender: &rec,
+        cards: &cards,
+        batch_size: 64,
+    };
+    fit(&mut model, &examples, &TrainConfig::default(), |_| {}).unwrap();
+
+    let policy = EpsilonGreedy::new(0.2).unwrap();
+    let (mut checked, mut text) = (0, String::new());
+    for (k, ctx) in ctxs.iter().enumerate() {
+        let page = rec.page(ctx, Some(&model), &policy, ImpressionId(k as u64));
+        let rewards: Vec<Vec<f64>> = page
+            .shelves
+            .iter()
+            .map(|s| s.cards.iter().map(|c| f64::from(u8::from(c.column == 1))).collect())
+            .collect();
+        let imp = Impression {
+            id: ImpressionId(k as u64),
+            timestamp: 0,
+            context: ctx.clone(),
+            policy: "bart".into(),
+            epsilon: 0.2,
+            model_version: 1,
+            seed: 0,
+            page: page.clone(),
+        };
+        text.clear();
+        let n = rec.write_cb_adf(&imp, &rewards, &mut text).unwrap();
+        assert_eq!(n, page.card_count());
+        let scored = rec.score(ctx, rec.candidates(ctx), Some(&model));
+        let path = std::path::Path::new("export.txt");
+        let mut reader = bart_bandit::vw::ExampleReader::new(path, text.as_bytes());
+        for shelf in &page.shelves {
+            let served = scored
+                .iter()
+                .find(|s| s.explanation == shelf.explanation)
+                .unwrap();
+            let mut remaining: Vec<usize> = (0..served.items.len()).collect();
+            for card in &shelf.cards {
+                let ex = reader.next_example().unwrap().unwrap();
+                let label = ex.label().unwrap();
+                // The action set is the shelf's remaining candidates, in order, and the label
+                // holds the probability the card was drawn with, which the serving scores
+                // of that set give exactly.
+                assert_eq!(ex.len(), remaining.len());
+                let scores: Vec<f64> = remaining.iter().map(|&j| served.scores[j]).collect();
+                assert_eq!(served.items[remaining[label.action]], card.item);
+                assert_eq!(policy.probabilities(&scores)[label.action], card.probability);
+                assert_eq!(label.probability, card.probability);
+                assert_eq!(label.reward(), Some(if card.column == 1 { 1.0 } else { 0.0 }));
+                // Each action's features are the model's own, so scores agree to the bit.
+                let slot = Slot {
+                    row: shelf.row,
+                    column: card.column,
+                };
+                for (a, &j) in remaining.iter().enumerate() {
+                    let native = rec.card_example(ctx, served.items[j], &shelf.explanation, slot);
+                    let parsed: Vec<_> = ex.action(a).atoms().collect();
+                    assert_eq!(parsed, native.example().atoms().collect::<Vec<_>>());
+                    assert_eq!(
+                        model.predict(&ex.action(a)).to_bits(),
+                        model.predict(&native.example()).to_bits()
+                    );
+                }
+                remaining.remove(label.action);
+                checked += 1;
+            }
+        }
+        assert!(reader.next_example().unwrap().is_none());
+    }
+    assert!(checked >= 40 * 15, "{checked}");
+}

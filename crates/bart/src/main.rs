@@ -1,9 +1,12 @@
 //! The `bart` command: a thin layer over the library crates. Each subcommand parses into a
 //! validated configuration before any work starts.
 
+mod bench;
 mod data;
 mod demo;
 mod inspect;
+mod interop;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -27,6 +30,15 @@ enum Command {
     Replay(inspect::ReplayArgs),
     /// Estimate a model's stream rate off-policy from the random logs of a data directory.
     Evaluate(inspect::EvaluateArgs),
+    /// Fit a reward model (LR, FM2, FM3) on bart logs or VW cb_adf text, counterfactually.
+    Train(train::TrainArgs),
+    /// Score VW cb_adf examples with a model: greedy action and ε-greedy probabilities.
+    Predict(interop::PredictArgs),
+    /// Write bart's logs in another tool's format.
+    Export(interop::ExportArgs),
+    /// Measure performance on fixed synthetic workloads.
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 /// The data directory argument shared by every command that reads one.
@@ -44,6 +56,10 @@ fn main() -> ExitCode {
         Command::Page(args) => inspect::page(args),
         Command::Replay(args) => inspect::replay(args),
         Command::Evaluate(args) => inspect::evaluate(args),
+        Command::Train(args) => train::run(args),
+        Command::Predict(args) => interop::predict(args),
+        Command::Export(args) => interop::export(args),
+        Command::Bench(command) => bench::run(command),
     };
     match result {
         Ok(code) => code,

@@ -13,7 +13,7 @@ fn bart(args: &[&str]) -> Output {
         .expect("bart runs")
 }
 
-fn text(out: &Output) -> (String, String) {
+fn text_of(out: &Output) -> (String, String) {
     (
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
@@ -51,7 +51,7 @@ fn demo_then_page_replay_and_evaluate() {
     let dir = tmp.path().join("data");
     let d = dir.to_str().unwrap();
     let out = tiny_demo(&dir);
-    let (stdout, stderr) = text(&out);
+    let (stdout, stderr) = text_of(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("Online stream rate per card"), "{stdout}");
     assert!(stdout.contains("Off-policy estimate of BaRT with model v1"));
@@ -64,17 +64,17 @@ fn demo_then_page_replay_and_evaluate() {
         .to_string();
 
     let out = bart(&["replay", "--data", d, "--impression", &id]);
-    let (stdout, stderr) = text(&out);
+    let (stdout, stderr) = text_of(&out);
     assert!(out.status.success(), "{stdout}{stderr}");
     assert!(stdout.contains("identical"), "{stdout}");
 
     let out = bart(&["replay", "--data", d, "--impression", "12345"]);
-    let (_, stderr) = text(&out);
+    let (_, stderr) = text_of(&out);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("no impression 12345") && stderr.contains("events.db"));
 
     let out = bart(&["evaluate", "--data", d, "--json"]);
-    let (stdout, stderr) = text(&out);
+    let (stdout, stderr) = text_of(&out);
     assert!(out.status.success(), "{stderr}");
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["model_version"], 1);
@@ -88,7 +88,7 @@ fn demo_then_page_replay_and_evaluate() {
 
     // Model v1 was trained on day 1: it cannot be judged on day 1's pages.
     let out = bart(&["evaluate", "--data", d, "--day", "1", "--model", "1"]);
-    let (_, stderr) = text(&out);
+    let (_, stderr) = text_of(&out);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("evaluate it on day 2 or later"), "{stderr}");
     // Without --model, day 1 gets the newest model trained before it: none. With ε = 1 the
@@ -104,7 +104,7 @@ fn demo_then_page_replay_and_evaluate() {
         "1",
         "--json",
     ]);
-    let v: serde_json::Value = serde_json::from_str(&text(&out).0).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text_of(&out).0).unwrap();
     assert_eq!(v["model_version"], 0);
     let rate = v["logging_policy"]["value"].as_f64().unwrap();
     assert!(
@@ -116,13 +116,13 @@ fn demo_then_page_replay_and_evaluate() {
     assert!(gap < 0.5 * ips["std_error"].as_f64().unwrap(), "{v}");
 
     let out = bart(&["page", "--data", d, "--listener", "3", "--hour", "8"]);
-    let (stdout, stderr) = text(&out);
+    let (stdout, stderr) = text_of(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("Home page of listener 3"), "{stdout}");
     assert!(stdout.contains("p = "), "{stdout}");
 
     let out = bart(&["page", "--data", d, "--listener", "400"]);
-    let (_, stderr) = text(&out);
+    let (_, stderr) = text_of(&out);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("listener 400 does not exist"), "{stderr}");
 }
@@ -130,7 +130,7 @@ fn demo_then_page_replay_and_evaluate() {
 #[test]
 fn missing_data_directory_is_named() {
     let out = bart(&["page", "--data", "/nonexistent/bart-x", "--listener", "1"]);
-    let (_, stderr) = text(&out);
+    let (_, stderr) = text_of(&out);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("/nonexistent/bart-x"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -153,7 +153,7 @@ fn corrupt_database_and_malformed_world_file_are_named() {
     )
     .unwrap();
     let out = bart(&["evaluate", "--data", d]);
-    let (_, stderr) = text(&out);
+    let (_, stderr) = text_of(&out);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("events.db"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -164,7 +164,7 @@ fn corrupt_database_and_malformed_world_file_are_named() {
     )
     .unwrap();
     let out = bart(&["replay", "--data", d, "--impression", "1"]);
-    let (_, stderr) = text(&out);
+    let (_, stderr) = text_of(&out);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("world.json: line 2"), "{stderr}");
 }
@@ -180,7 +180,69 @@ fn invalid_flags_name_the_setting() {
         "--epsilon",
         "1.5",
     ]);
-    let (_, stderr) = text(&out);
+    let (_, stderr) = text_of(&out);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("epsilon = 1.5"), "{stderr}");
+}
+
+#[test]
+fn train_export_and_predict_round_trip_through_vw_text() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data");
+    let d = dir.to_str().unwrap();
+    assert!(tiny_demo(&dir).status.success());
+    let path = |name: &str| tmp.path().join(name).to_str().unwrap().to_string();
+    let (fm2, lr, text) = (path("fm2.bart"), path("lr.bart"), path("logs.txt"));
+
+    let out = bart(&[
+        "train", "--input", d, "--model", "fm2", "--rank", "8", "--weighting", "clipped:50",
+        "--out", &fm2, "--quiet",
+    ]);
+    let (stdout, stderr) = text_of(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("trained Fm2 on"), "{stdout}");
+
+    let out = bart(&["export", "vw-cb-adf", "--data", d, "--policy", "random", "--out", &text]);
+    let (stdout, stderr) = text_of(&out);
+    assert!(out.status.success(), "{stderr}");
+    let examples: usize = stdout.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let exported = std::fs::read_to_string(&text).unwrap();
+    assert_eq!(exported.matches("\n\n").count(), examples);
+
+    // Predict: one line per example, the greedy index and ε-greedy probabilities summing to 1.
+    let out = bart(&["predict", "--model", &fm2, "--input", &text, "--epsilon", "0.1"]);
+    let (stdout, stderr) = text_of(&out);
+    assert!(out.status.success(), "{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), examples);
+    for line in &lines {
+        let (greedy, probs) = line.split_once(' ').unwrap();
+        let greedy: usize = greedy.parse().unwrap();
+        let p: Vec<f64> = probs.split(',').map(|x| x.parse().unwrap()).collect();
+        let n = p.len() as f64;
+        assert!((p.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        assert!((p[greedy] - (0.9 + 0.1 / n)).abs() < 1e-12, "{line}");
+    }
+
+    // The exported text trains a model too, with VW's -q.
+    let out = bart(&[
+        "train", "--format", "vw-cb-adf", "--input", &text, "--model", "lr", "-q", "ci",
+        "--out", &lr, "--quiet",
+    ]);
+    let (stdout, stderr) = text_of(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains(&format!("trained Lr on {examples} examples")), "{stdout}");
+
+    // Clear errors: a malformed line names the file and line; a model file that is not one.
+    std::fs::write(&text, "shared |c a=1\n0:-1:1.5 |i x\n").unwrap();
+    let out = bart(&["train", "--format", "vw-cb-adf", "--input", &text, "--out", &lr]);
+    let (_, stderr) = text_of(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("logs.txt:2:"), "{stderr}");
+    let out = bart(&["predict", "--model", &text, "--input", &text]);
+    let (_, stderr) = text_of(&out);
+    assert!(stderr.contains("not a bart model file"), "{stderr}");
+    let out = bart(&["train", "--input", d, "--out", &lr, "--weighting", "clipped:0.5"]);
+    let (_, stderr) = text_of(&out);
+    assert!(stderr.contains("weighting"), "{stderr}");
 }
