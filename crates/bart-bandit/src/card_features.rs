@@ -65,7 +65,11 @@ pub struct VwText<'a>(pub &'a mut String);
 
 impl FeatureSink for VwText<'_> {
     fn namespace(&mut self, name: &'static str) {
-        let sep = if self.0.is_empty() || self.0.ends_with(' ') { "" } else { " " };
+        let sep = if self.0.is_empty() || self.0.ends_with(' ') {
+            ""
+        } else {
+            " "
+        };
         let _ = write!(self.0, "{sep}|{name}");
     }
     fn add(&mut self, key: &'static str, value: u64) {
@@ -161,8 +165,14 @@ pub fn card_features(
         "familiar",
         recency(&ctx.recent_items, &item.id) * 4 + recency(&ctx.recent_artists, &item.artist),
     );
-    out.add("genre_affinity", bucket(genre_share, &[1e-6, 0.05, 0.15, 0.3]));
-    out.add("artist_affinity", bucket(artist_share, &[1e-6, 0.02, 0.05, 0.1]));
+    out.add(
+        "genre_affinity",
+        bucket(genre_share, &[1e-6, 0.05, 0.15, 0.3]),
+    );
+    out.add(
+        "artist_affinity",
+        bucket(artist_share, &[1e-6, 0.02, 0.05, 0.1]),
+    );
     out.real("genre_share", genre_share);
     out.real("artist_share", artist_share);
     out.namespace("p");
@@ -179,7 +189,8 @@ mod tests {
     fn text_and_hashed_features_agree() {
         let mut text = String::new();
         let mut hashed = Features::default();
-        let sinks: [&mut dyn FeatureSink; 2] = [&mut VwText(&mut text), &mut Hashing::new(&mut hashed)];
+        let sinks: [&mut dyn FeatureSink; 2] =
+            [&mut VwText(&mut text), &mut Hashing::new(&mut hashed)];
         for sink in sinks {
             sink.namespace("c");
             sink.add("region", 3);
@@ -191,7 +202,11 @@ mod tests {
         let (c, i) = (Namespace::new(b"c"), Namespace::new(b"i"));
         assert_eq!(
             hashed.example().atoms().collect::<Vec<_>>(),
-            vec![(c.id(b"region=3"), 1.0), (c.id(b"share"), 0.25), (i.id(b"item=12"), 1.0)]
+            vec![
+                (c.id(b"region=3"), 1.0),
+                (c.id(b"share"), 0.25),
+                (i.id(b"item=12"), 1.0)
+            ]
         );
     }
 }

@@ -20,7 +20,9 @@ pub enum BanditError {
     #[error("example {index}: {reason}")]
     Example { index: usize, reason: String },
     /// A logged page that cannot be rebuilt from its context.
-    #[error("impression {impression}: {reason} (was the world or the candidate configuration changed?)")]
+    #[error(
+        "impression {impression}: {reason} (was the world or the candidate configuration changed?)"
+    )]
     Replay { impression: u64, reason: String },
     /// A line of an input file that cannot be parsed.
     #[error("{path}:{line}: {reason}")]

@@ -52,7 +52,11 @@ impl std::str::FromStr for Optimizer {
         match s {
             "adagrad" => Ok(Optimizer::AdaGrad),
             "ftrl" => Ok(Optimizer::Ftrl),
-            _ => Err(BanditError::invalid("optimizer", s, "must be adagrad or ftrl")),
+            _ => Err(BanditError::invalid(
+                "optimizer",
+                s,
+                "must be adagrad or ftrl",
+            )),
         }
     }
 }
@@ -109,7 +113,11 @@ impl ModelConfig {
             return Err(BanditError::invalid("bits", self.bits, "must be in 8..=28"));
         }
         if self.kind != ModelKind::Lr && !(1..=MAX_RANK).contains(&self.rank) {
-            return Err(BanditError::invalid("rank", self.rank, "must be in 1..=256"));
+            return Err(BanditError::invalid(
+                "rank",
+                self.rank,
+                "must be in 1..=256",
+            ));
         }
         if self.optimizer == Optimizer::Ftrl && self.kind != ModelKind::Lr {
             return Err(BanditError::invalid(
@@ -126,7 +134,11 @@ impl ModelConfig {
             ));
         }
         if !non_negative(self.ftrl_beta) {
-            return Err(BanditError::invalid("ftrl_beta", self.ftrl_beta, "must be >= 0"));
+            return Err(BanditError::invalid(
+                "ftrl_beta",
+                self.ftrl_beta,
+                "must be >= 0",
+            ));
         }
         if !non_negative(self.l1) {
             return Err(BanditError::invalid("l1", self.l1, "must be >= 0"));
@@ -145,11 +157,19 @@ impl ModelConfig {
     }
 
     fn order2(&self) -> usize {
-        if self.kind == ModelKind::Lr { 0 } else { self.rank }
+        if self.kind == ModelKind::Lr {
+            0
+        } else {
+            self.rank
+        }
     }
 
     fn order3(&self) -> usize {
-        if self.kind == ModelKind::Fm3 { self.rank } else { 0 }
+        if self.kind == ModelKind::Fm3 {
+            self.rank
+        } else {
+            0
+        }
     }
 }
 
@@ -442,7 +462,11 @@ impl RewardModel {
         let rows = r.u64().ok_or_else(truncated)?;
         let row_bytes = 4 + 4 * stride;
         let body = r
-            .take(usize::try_from(rows).unwrap_or(usize::MAX).saturating_mul(row_bytes))
+            .take(
+                usize::try_from(rows)
+                    .unwrap_or(usize::MAX)
+                    .saturating_mul(row_bytes),
+            )
             .ok_or_else(truncated)?;
         let body_end = r.pos;
         let sum = r.u64().ok_or_else(truncated)?;
@@ -457,7 +481,8 @@ impl RewardModel {
         }
         let config: ModelConfig = serde_json::from_slice(config_bytes)
             .map_err(|e| bad(format!("unreadable configuration: {e}")))?;
-        let mut model = RewardModel::new(config).map_err(|e| bad(format!("invalid configuration: {e}")))?;
+        let mut model =
+            RewardModel::new(config).map_err(|e| bad(format!("invalid configuration: {e}")))?;
         if stride != model.stride {
             return Err(bad(format!(
                 "rows of {stride} floats do not match the configuration ({})",

@@ -129,7 +129,14 @@ impl Recommender {
         let mut sink = Hashing::new(&mut f);
         context_features(ctx, &self.shared.affinity, &mut sink);
         if let Some(item) = self.catalog.item(item) {
-            card_features(ctx, &self.shared.affinity, item, explanation, slot, &mut sink);
+            card_features(
+                ctx,
+                &self.shared.affinity,
+                item,
+                explanation,
+                slot,
+                &mut sink,
+            );
         }
         f
     }

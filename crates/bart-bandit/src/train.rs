@@ -89,7 +89,11 @@ impl TrainConfig {
         if let Weighting::Clipped(m) = self.weighting
             && (m.is_nan() || m < 1.0)
         {
-            return Err(BanditError::invalid("clipped weight", m, "must be at least 1"));
+            return Err(BanditError::invalid(
+                "clipped weight",
+                m,
+                "must be at least 1",
+            ));
         }
         if self.epochs == 0 {
             return Err(BanditError::invalid("epochs", 0, "must be at least 1"));
@@ -175,10 +179,7 @@ impl Batch {
 
     /// Builds a batch from `items`, featurised by `featurise` in parallel chunks (rayon) and
     /// concatenated in order.
-    pub fn par_build<T: Sync>(
-        items: &[T],
-        featurise: impl Fn(&[T], &mut Batch) + Sync,
-    ) -> Batch {
+    pub fn par_build<T: Sync>(items: &[T], featurise: impl Fn(&[T], &mut Batch) + Sync) -> Batch {
         use rayon::prelude::*;
         let parts: Vec<Batch> = items
             .par_chunks(1024)
@@ -272,7 +273,11 @@ pub fn fit(
             inverse_sum += 1.0 / l.propensity;
         }
     }
-    let mean_inverse = if count > 0 { inverse_sum / count as f64 } else { 1.0 };
+    let mean_inverse = if count > 0 {
+        inverse_sum / count as f64
+    } else {
+        1.0
+    };
     let weight = |p: f64| match config.weighting {
         Weighting::None => 1.0,
         Weighting::Ips => 1.0 / p,
@@ -315,7 +320,11 @@ pub fn fit(
             stats = TrainStats {
                 examples: t.n,
                 skipped: t.skipped,
-                weighted_log_loss: if t.weights > 0.0 { t.weighted_loss / t.weights } else { 0.0 },
+                weighted_log_loss: if t.weights > 0.0 {
+                    t.weighted_loss / t.weights
+                } else {
+                    0.0
+                },
                 log_loss: if t.n > 0 { t.loss / t.n as f64 } else { 0.0 },
                 mean_weight: if t.n > 0 { t.weights / t.n as f64 } else { 0.0 },
             };

@@ -10,7 +10,7 @@
 //! model.
 
 use crate::estimate::{Estimate, Estimator, OpeError, Ratio, Sample};
-use bart_bandit::{EpsilonGreedy, RewardModel, PageMarginals, Recommender};
+use bart_bandit::{EpsilonGreedy, PageMarginals, Recommender, RewardModel};
 use bart_core::Impression;
 use rayon::prelude::*;
 use serde::Serialize;

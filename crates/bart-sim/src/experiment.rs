@@ -9,8 +9,8 @@ use crate::error::SimError;
 use crate::response::Listening;
 use crate::world::{DAY, World, WorldConfig};
 use bart_bandit::{
-    CandidateConfig, EpsilonGreedy, CardExamples, LoggedCard, RewardModel, Slot, fit, ModelConfig, PageConfig,
-    Recommender, TrainConfig, TrainStats, seed_for,
+    CandidateConfig, CardExamples, EpsilonGreedy, LoggedCard, ModelConfig, PageConfig, Recommender,
+    RewardModel, Slot, TrainConfig, TrainStats, fit, seed_for,
 };
 use bart_core::{Impression, ImpressionId};
 use bart_log::{EventStore, JoinQuery, LoggedPage};

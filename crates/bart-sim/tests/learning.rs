@@ -190,7 +190,10 @@ fn training_weights_follow_the_weighting_and_bad_examples_are_refused() {
         assert!(err.to_string().contains("example 1: propensity"), "{err}");
     }
     let err = train(&[card(0.5, 2.0)], &clipped).unwrap_err();
-    assert!(err.to_string().contains("reward 2 is not in [0, 1]"), "{err}");
+    assert!(
+        err.to_string().contains("reward 2 is not in [0, 1]"),
+        "{err}"
+    );
 
     // Mean weights are exact for every weighting; the loss reported is the first
     // (progressive) pass's whatever the number of epochs.
@@ -271,7 +274,10 @@ fn training_is_bit_for_bit_the_same_on_one_thread_or_many() {
     let (s1, m1) = run(1);
     let (s4, m4) = run(4);
     assert_eq!(s1.examples, cards.len() as u64);
-    assert_eq!(s1.weighted_log_loss.to_bits(), s4.weighted_log_loss.to_bits());
+    assert_eq!(
+        s1.weighted_log_loss.to_bits(),
+        s4.weighted_log_loss.to_bits()
+    );
     assert_eq!(m1, m4);
 }
 
@@ -287,15 +293,19 @@ fn logs_exported_as_cb_adf_read_back_to_the_served_draws_and_the_models_features
         .flat_map(|ctx| {
             let shelf = rec.candidates(ctx).remove(0);
             let explanation = shelf.explanation;
-            shelf.items.into_iter().enumerate().map(move |(k, item)| LoggedCard {
-                context: ctx,
-                explanation,
-                item,
-                slot: Slot::TOP_LEFT,
-                propensity: 0.1,
-                reward: f64::from(u8::from(k % 3 == 0)),
-                explore: true,
-            })
+            shelf
+                .items
+                .into_iter()
+                .enumerate()
+                .map(move |(k, item)| LoggedCard {
+                    context: ctx,
+                    explanation,
+                    item,
+                    slot: Slot::TOP_LEFT,
+                    propensity: 0.1,
+                    reward: f64::from(u8::from(k % 3 == 0)),
+                    explore: true,
+                })
         })
         .collect();
     let examples = CardExamples {
@@ -312,7 +322,12 @@ fn logs_exported_as_cb_adf_read_back_to_the_served_draws_and_the_models_features
         let rewards: Vec<Vec<f64>> = page
             .shelves
             .iter()
-            .map(|s| s.cards.iter().map(|c| f64::from(u8::from(c.column == 1))).collect())
+            .map(|s| {
+                s.cards
+                    .iter()
+                    .map(|c| f64::from(u8::from(c.column == 1)))
+                    .collect()
+            })
             .collect();
         let imp = Impression {
             id: ImpressionId(k as u64),
@@ -345,9 +360,15 @@ fn logs_exported_as_cb_adf_read_back_to_the_served_draws_and_the_models_features
                 assert_eq!(ex.len(), remaining.len());
                 let scores: Vec<f64> = remaining.iter().map(|&j| served.scores[j]).collect();
                 assert_eq!(served.items[remaining[label.action]], card.item);
-                assert_eq!(policy.probabilities(&scores)[label.action], card.probability);
+                assert_eq!(
+                    policy.probabilities(&scores)[label.action],
+                    card.probability
+                );
                 assert_eq!(label.probability, card.probability);
-                assert_eq!(label.reward(), Some(if card.column == 1 { 1.0 } else { 0.0 }));
+                assert_eq!(
+                    label.reward(),
+                    Some(if card.column == 1 { 1.0 } else { 0.0 })
+                );
                 // Each action's features are the model's own, so scores agree to the bit.
                 let slot = Slot {
                     row: shelf.row,

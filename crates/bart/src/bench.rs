@@ -110,8 +110,7 @@ impl ClickModel {
 type Ctx = (usize, usize, usize);
 
 fn contexts() -> impl Iterator<Item = Ctx> {
-    (0..COUNTRIES)
-        .flat_map(|c| (0..HOURS).flat_map(move |h| (0..DEVICES).map(move |d| (c, h, d))))
+    (0..COUNTRIES).flat_map(|c| (0..HOURS).flat_map(move |h| (0..DEVICES).map(move |d| (c, h, d))))
 }
 
 fn shared_line(out: &mut impl Write, (c, h, d): Ctx) -> std::io::Result<()> {
@@ -229,9 +228,10 @@ fn train(args: BenchTrainArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.seed);
     let truth = ClickModel::new(&mut rng);
-    let file = args
-        .dir
-        .join(format!("cb_adf_g{GENERATOR}_{}_{}.txt", args.examples, args.seed));
+    let file = args.dir.join(format!(
+        "cb_adf_g{GENERATOR}_{}_{}.txt",
+        args.examples, args.seed
+    ));
     if !file.exists() {
         if !args.quiet {
             eprintln!("writing {} ...", file.display());
@@ -256,7 +256,13 @@ fn train(args: BenchTrainArgs) -> Result<ExitCode> {
         let n = batches.iter().map(Batch::len).sum::<usize>();
         let mut model = RewardModel::new(model_config.clone())?;
         let stats = args.model.with_threads(|| {
-            train_on(&mut model, batches.as_slice(), n as u64, &train_config, args.quiet)
+            train_on(
+                &mut model,
+                batches.as_slice(),
+                n as u64,
+                &train_config,
+                args.quiet,
+            )
         })??;
         let seconds = start.elapsed().as_secs_f64();
         let (best, uniform, learned) = rates(&truth, &greedy_actions(&model));

@@ -1,7 +1,7 @@
 //! Opening a data directory: the world it was made from, its event store and its models.
 
 use anyhow::{Context as _, Result, bail};
-use bart_bandit::{CandidateConfig, RewardModel, PageConfig, Recommender};
+use bart_bandit::{CandidateConfig, PageConfig, Recommender, RewardModel};
 use bart_log::EventStore;
 use bart_sim::experiment::{DataDir, ModelRecord, build_recommender};
 use bart_sim::{World, WorldConfig};

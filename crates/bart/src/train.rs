@@ -172,7 +172,13 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
                 batch_size: 65_536,
             };
             let stats = args.model.with_threads(|| {
-                train_on(&mut model, &examples, cards.len() as u64, &train_config, args.quiet)
+                train_on(
+                    &mut model,
+                    &examples,
+                    cards.len() as u64,
+                    &train_config,
+                    args.quiet,
+                )
             })??;
             (stats, read)
         }

@@ -195,14 +195,33 @@ fn train_export_and_predict_round_trip_through_vw_text() {
     let (fm2, lr, text) = (path("fm2.bart"), path("lr.bart"), path("logs.txt"));
 
     let out = bart(&[
-        "train", "--input", d, "--model", "fm2", "--rank", "8", "--weighting", "clipped:50",
-        "--out", &fm2, "--quiet",
+        "train",
+        "--input",
+        d,
+        "--model",
+        "fm2",
+        "--rank",
+        "8",
+        "--weighting",
+        "clipped:50",
+        "--out",
+        &fm2,
+        "--quiet",
     ]);
     let (stdout, stderr) = text_of(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(stdout.contains("trained Fm2 on"), "{stdout}");
 
-    let out = bart(&["export", "vw-cb-adf", "--data", d, "--policy", "random", "--out", &text]);
+    let out = bart(&[
+        "export",
+        "vw-cb-adf",
+        "--data",
+        d,
+        "--policy",
+        "random",
+        "--out",
+        &text,
+    ]);
     let (stdout, stderr) = text_of(&out);
     assert!(out.status.success(), "{stderr}");
     let examples: usize = stdout.split_whitespace().nth(1).unwrap().parse().unwrap();
@@ -210,7 +229,15 @@ fn train_export_and_predict_round_trip_through_vw_text() {
     assert_eq!(exported.matches("\n\n").count(), examples);
 
     // Predict: one line per example, the greedy index and ε-greedy probabilities summing to 1.
-    let out = bart(&["predict", "--model", &fm2, "--input", &text, "--epsilon", "0.1"]);
+    let out = bart(&[
+        "predict",
+        "--model",
+        &fm2,
+        "--input",
+        &text,
+        "--epsilon",
+        "0.1",
+    ]);
     let (stdout, stderr) = text_of(&out);
     assert!(out.status.success(), "{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
@@ -226,23 +253,52 @@ fn train_export_and_predict_round_trip_through_vw_text() {
 
     // The exported text trains a model too, with VW's -q.
     let out = bart(&[
-        "train", "--format", "vw-cb-adf", "--input", &text, "--model", "lr", "-q", "ci",
-        "--out", &lr, "--quiet",
+        "train",
+        "--format",
+        "vw-cb-adf",
+        "--input",
+        &text,
+        "--model",
+        "lr",
+        "-q",
+        "ci",
+        "--out",
+        &lr,
+        "--quiet",
     ]);
     let (stdout, stderr) = text_of(&out);
     assert!(out.status.success(), "{stderr}");
-    assert!(stdout.contains(&format!("trained Lr on {examples} examples")), "{stdout}");
+    assert!(
+        stdout.contains(&format!("trained Lr on {examples} examples")),
+        "{stdout}"
+    );
 
     // Clear errors: a malformed line names the file and line; a model file that is not one.
     std::fs::write(&text, "shared |c a=1\n0:-1:1.5 |i x\n").unwrap();
-    let out = bart(&["train", "--format", "vw-cb-adf", "--input", &text, "--out", &lr]);
+    let out = bart(&[
+        "train",
+        "--format",
+        "vw-cb-adf",
+        "--input",
+        &text,
+        "--out",
+        &lr,
+    ]);
     let (_, stderr) = text_of(&out);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr.contains("logs.txt:2:"), "{stderr}");
     let out = bart(&["predict", "--model", &text, "--input", &text]);
     let (_, stderr) = text_of(&out);
     assert!(stderr.contains("not a bart model file"), "{stderr}");
-    let out = bart(&["train", "--input", d, "--out", &lr, "--weighting", "clipped:0.5"]);
+    let out = bart(&[
+        "train",
+        "--input",
+        d,
+        "--out",
+        &lr,
+        "--weighting",
+        "clipped:0.5",
+    ]);
     let (_, stderr) = text_of(&out);
     assert!(stderr.contains("weighting"), "{stderr}");
 }

@@ -50,7 +50,9 @@ fn gradients_match_finite_differences_for_every_model() {
         let (logit, sums) = m.forward(&x);
         let dloss = ((sigmoid(logit) - y) * weight) as f32;
         let mut analytic = vec![0.0f64; m.rows.len()];
-        m.visit_gradient(&x, dloss, &sums, |i, g| analytic[i as usize] += f64::from(g));
+        m.visit_gradient(&x, dloss, &sums, |i, g| {
+            analytic[i as usize] += f64::from(g)
+        });
         // Every parameter, touched or not, against a central difference (optimiser state
         // has no effect on the loss: both sides are 0 there).
         for (i, &analytic) in analytic.iter().enumerate() {
@@ -59,8 +61,8 @@ fn gradients_match_finite_differences_for_every_model() {
             plus.rows[i] += h;
             let mut minus = m.clone();
             minus.rows[i] -= h;
-            let numeric = (loss(&plus, &x, y, weight) - loss(&minus, &x, y, weight))
-                / (2.0 * f64::from(h));
+            let numeric =
+                (loss(&plus, &x, y, weight) - loss(&minus, &x, y, weight)) / (2.0 * f64::from(h));
             assert!(
                 (analytic - numeric).abs() < 2e-3 * (1.0 + numeric.abs()),
                 "{kind:?} param {i}: analytic {analytic} vs numeric {numeric}"
@@ -93,7 +95,11 @@ fn fm3_logit_equals_the_explicit_sum_over_triples() {
             }
         }
     }
-    assert!((m.logit(&x) - expected).abs() < 1e-5, "{} vs {expected}", m.logit(&x));
+    assert!(
+        (m.logit(&x) - expected).abs() < 1e-5,
+        "{} vs {expected}",
+        m.logit(&x)
+    );
 }
 
 #[test]
@@ -182,11 +188,18 @@ fn round_trip_is_exact_and_corruption_is_rejected() {
     }
     m.save(&path).unwrap();
     let loaded = RewardModel::load(&path).unwrap();
-    let params = |m: &RewardModel| (0..1 << 10).flat_map(|b| m.params(b).to_vec()).collect::<Vec<_>>();
+    let params = |m: &RewardModel| {
+        (0..1 << 10)
+            .flat_map(|b| m.params(b).to_vec())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(params(&loaded), params(&m));
     assert_eq!(loaded.config, m.config);
     assert_eq!(loaded.ready, m.ready);
-    assert_eq!(loaded.logit(&f.example()).to_bits(), m.logit(&f.example()).to_bits());
+    assert_eq!(
+        loaded.logit(&f.example()).to_bits(),
+        m.logit(&f.example()).to_bits()
+    );
     // Only learned rows are stored: 1 constant + 4 atom buckets + 6 crosses at most.
     let good = std::fs::read(&path).unwrap();
     let row = 4 + 4 * m.stride;
