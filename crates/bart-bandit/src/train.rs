@@ -244,14 +244,27 @@ struct Totals {
     weights: f64,
 }
 
-/// Trains `model` on `data` for `config.epochs` passes. `progress` is told how many examples
-/// (over all epochs) are done. Runs on the current rayon pool; the result does not depend on
-/// its size.
+impl Totals {
+    fn stats(&self) -> TrainStats {
+        let per = |x: f64, n: f64| if n > 0.0 { x / n } else { 0.0 };
+        TrainStats {
+            examples: self.n,
+            skipped: self.skipped,
+            weighted_log_loss: per(self.weighted_loss, self.weights),
+            log_loss: per(self.loss, self.n as f64),
+            mean_weight: per(self.weights, self.n as f64),
+        }
+    }
+}
+
+/// Trains `model` on `data` for `config.epochs` passes. After each batch, `progress` is told
+/// how many examples (over all epochs) are done and the current epoch's statistics so far.
+/// Runs on the current rayon pool; the result does not depend on its size.
 pub fn fit(
     model: &mut RewardModel,
     data: &(impl Examples + ?Sized),
     config: &TrainConfig,
-    mut progress: impl FnMut(u64),
+    mut progress: impl FnMut(u64, &TrainStats),
 ) -> Result<TrainStats, BanditError> {
     config.validate()?;
     let (mut count, mut inverse_sum) = (0u64, 0.0f64);
@@ -313,21 +326,11 @@ pub fn fit(
             );
             current = next?;
             done += batch.len() as u64;
-            progress(done);
+            progress(done, &t.stats());
         }
         // Only the first pass scores examples the model has not seen: keep its loss.
         if epoch == 0 {
-            stats = TrainStats {
-                examples: t.n,
-                skipped: t.skipped,
-                weighted_log_loss: if t.weights > 0.0 {
-                    t.weighted_loss / t.weights
-                } else {
-                    0.0
-                },
-                log_loss: if t.n > 0 { t.loss / t.n as f64 } else { 0.0 },
-                mean_weight: if t.n > 0 { t.weights / t.n as f64 } else { 0.0 },
-            };
+            stats = t.stats();
         }
     }
     Ok(stats)

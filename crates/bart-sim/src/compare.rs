@@ -494,8 +494,9 @@ pub fn run(config: &CompareConfig, progress: bool) -> Result<CompareReport, SimE
                     cards: &cards,
                     batch_size: 65_536,
                 };
-                let stats = fit(&mut model, &examples, &config.train, |done| {
-                    pb.set_position(done)
+                let stats = fit(&mut model, &examples, &config.train, |done, s| {
+                    pb.set_position(done);
+                    pb.set_message(format!("training {}, log-loss {:.4}", arm.name, s.log_loss));
                 })?;
                 pb.finish_and_clear();
                 training.push(TrainingReport {
@@ -601,7 +602,11 @@ pub fn run(config: &CompareConfig, progress: bool) -> Result<CompareReport, SimE
     };
     let greedy = EpsilonGreedy::new(0.0)?;
     let pb = bar(
-        (sample.len() * k) as u64,
+        (sample.len()
+            * scorers
+                .iter()
+                .filter(|s| !matches!(s, Scorer::Uniform))
+                .count()) as u64,
         "context flips",
         progress && !sample.is_empty(),
     );

@@ -179,9 +179,11 @@ pub fn bar(len: u64, msg: &str, visible: bool) -> ProgressBar {
         ProgressBar::hidden()
     };
     pb.set_style(
-        ProgressStyle::with_template("{msg:>24} [{bar:30}] {pos}/{len} ({eta})")
-            .expect("valid template")
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "{msg:>32} [{bar:30}] {human_pos}/{human_len} ({per_sec}, eta {eta})",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
     );
     pb.set_message(msg.to_string());
     pb
@@ -340,8 +342,9 @@ pub fn run(
                 cards: &cards,
                 batch_size: 65_536,
             };
-            stats = fit(&mut model, &examples, &config.train, |done| {
-                pb.set_position(done)
+            stats = fit(&mut model, &examples, &config.train, |done, s| {
+                pb.set_position(done);
+                pb.set_message(format!("night {}, log-loss {:.4}", day + 1, s.log_loss));
             })?;
             pb.finish_and_clear();
             version += 1;

@@ -179,7 +179,7 @@ fn training_weights_follow_the_weighting_and_bad_examples_are_refused() {
             cards,
             batch_size: 2,
         };
-        fit(&mut model, &examples, config, |_| {}).map(|s| (s, model))
+        fit(&mut model, &examples, config, |_, _| {}).map(|s| (s, model))
     };
     let clipped = TrainConfig {
         weighting: Weighting::Clipped(50.0),
@@ -267,7 +267,7 @@ fn training_is_bit_for_bit_the_same_on_one_thread_or_many() {
                 cards: &cards,
                 batch_size: 1000,
             };
-            let stats = fit(&mut model, &examples, &TrainConfig::default(), |_| {}).unwrap();
+            let stats = fit(&mut model, &examples, &TrainConfig::default(), |_, _| {}).unwrap();
             (stats, model)
         })
     };
@@ -313,7 +313,7 @@ fn logs_exported_as_cb_adf_read_back_to_the_served_draws_and_the_models_features
         cards: &cards,
         batch_size: 64,
     };
-    fit(&mut model, &examples, &TrainConfig::default(), |_| {}).unwrap();
+    fit(&mut model, &examples, &TrainConfig::default(), |_, _| {}).unwrap();
 
     let policy = EpsilonGreedy::new(0.2).unwrap();
     let (mut checked, mut text) = (0, String::new());

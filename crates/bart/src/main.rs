@@ -6,6 +6,7 @@ mod data;
 mod demo;
 mod inspect;
 mod interop;
+mod simulate;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +31,8 @@ enum Command {
     Replay(inspect::ReplayArgs),
     /// Estimate a model's stream rate off-policy from the random logs of a data directory.
     Evaluate(inspect::EvaluateArgs),
+    /// Compare serving arms (random, popularity, LR, FM) online on one synthetic world.
+    Simulate(simulate::SimulateArgs),
     /// Fit a reward model (LR, FM2, FM3) on bart logs or VW cb_adf text, counterfactually.
     Train(train::TrainArgs),
     /// Score VW cb_adf examples with a model: greedy action and ε-greedy probabilities.
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Page(args) => inspect::page(args),
         Command::Replay(args) => inspect::replay(args),
         Command::Evaluate(args) => inspect::evaluate(args),
+        Command::Simulate(args) => simulate::run(args),
         Command::Train(args) => train::run(args),
         Command::Predict(args) => interop::predict(args),
         Command::Export(args) => interop::export(args),

@@ -142,7 +142,10 @@ pub fn train_on(
     quiet: bool,
 ) -> Result<TrainStats> {
     let pb = bar(total * config.epochs as u64, "training", !quiet);
-    let stats = fit(model, data, config, |done| pb.set_position(done))?;
+    let stats = fit(model, data, config, |done, s| {
+        pb.set_position(done);
+        pb.set_message(format!("log-loss {:.4}", s.log_loss));
+    })?;
     pb.finish_and_clear();
     Ok(stats)
 }
