@@ -4,7 +4,7 @@ Times `--cb_explore_adf` learning from the text file (VW's own parser and learne
 its Python bindings: `pip install vowpalwabbit`), then scores VW's greedy action in every
 context against the hidden click model bart wrote beside the data.
 
-usage: python bench/vw_baseline.py bench-data/cb_adf_1000000_7.txt bench-data/contexts.txt \
+usage: python bench/vw_baseline.py bench-data/cb_adf_g1_1000000_7.txt bench-data/contexts.txt \
            bench-data/truth_7.json [extra VW arguments, default: -q UA]
 """
 

@@ -40,9 +40,13 @@ impl Namespace {
     pub fn id_of(&self, key: &str, value: impl std::fmt::Display) -> u32 {
         let mut buf = [0u8; 64];
         let mut w = &mut buf[..];
-        write!(w, "{key}={value}").expect("feature name fits in 64 bytes");
-        let len = 64 - w.len();
-        self.id(&buf[..len])
+        if write!(w, "{key}={value}").is_ok() {
+            let len = 64 - w.len();
+            self.id(&buf[..len])
+        } else {
+            // Longer than the stack buffer: the same bytes, on the heap.
+            self.id(format!("{key}={value}").as_bytes())
+        }
     }
 }
 
@@ -147,9 +151,11 @@ impl Features {
     }
 }
 
-/// Crosses between namespaces: "UA" crosses every feature of namespaces starting with `U`
-/// with every feature of those starting with `A` (id `cross(u, a)`, value `u * a`); three
-/// letters make triples.
+/// Crosses between namespaces, as in Vowpal Wabbit: "UA" crosses every feature of the
+/// namespaces starting with `U` with every feature of those starting with `A` (id
+/// `cross(a, u)`, value `a * u`); three letters make triples. As in VW, `UA` and `AU` are one
+/// interaction, and a namespace crossed with itself (`UU`) gives each unordered pair of its
+/// features once, a feature with itself included.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Vec<String>", into = "Vec<String>")]
 pub struct Interactions(Vec<Vec<u8>>);
@@ -157,22 +163,23 @@ pub struct Interactions(Vec<Vec<u8>>);
 impl Interactions {
     /// Parses specs such as `["UA", "UAE"]`.
     pub fn parse<S: AsRef<str>>(specs: &[S]) -> Result<Self, BanditError> {
-        specs
-            .iter()
-            .map(|s| {
-                let s = s.as_ref();
-                if (2..=3).contains(&s.len()) && s.is_ascii() {
-                    Ok(s.as_bytes().to_vec())
-                } else {
-                    Err(BanditError::invalid(
-                        "interaction",
-                        format!("{s:?}"),
-                        "must be 2 or 3 ASCII namespace initials, such as UA or UAE",
-                    ))
-                }
-            })
-            .collect::<Result<_, _>>()
-            .map(Interactions)
+        let mut out: Vec<Vec<u8>> = Vec::new();
+        for s in specs {
+            let s = s.as_ref();
+            if !((2..=3).contains(&s.len()) && s.is_ascii() && !s.contains(':')) {
+                return Err(BanditError::invalid(
+                    "interaction",
+                    format!("{s:?}"),
+                    "must be 2 or 3 ASCII namespace initials, such as UA or UAE (the wildcard ':' is not supported)",
+                ));
+            }
+            let mut letters = s.as_bytes().to_vec();
+            letters.sort_unstable();
+            if !out.contains(&letters) {
+                out.push(letters);
+            }
+        }
+        Ok(Interactions(out))
     }
 
     /// True when there are no crosses.
@@ -182,23 +189,25 @@ impl Interactions {
 
     /// Visits every crossed feature of `x`.
     pub fn for_each(&self, x: &Example<'_>, mut visit: impl FnMut(u32, f32)) {
-        let of = |c: u8| x.groups.iter().filter(move |g| g.initial == c);
+        // The features of the namespaces starting with `c`, in order.
+        let of = |c: u8| {
+            x.groups
+                .iter()
+                .filter(move |g| g.initial == c)
+                .flat_map(|g| x.group(g).iter().copied())
+        };
+        // Letters are sorted, so repeated ones are adjacent: for those, later positions only.
         for spec in &self.0 {
-            for ga in of(spec[0]) {
-                for gb in of(spec[1]) {
-                    for &(a, va) in x.group(ga) {
-                        for &(b, vb) in x.group(gb) {
-                            let (ab, vab) = (cross(a, b), va * vb);
-                            if spec.len() == 2 {
-                                visit(ab, vab);
-                                continue;
-                            }
-                            for gc in of(spec[2]) {
-                                for &(c, vc) in x.group(gc) {
-                                    visit(cross(ab, c), vab * vc);
-                                }
-                            }
-                        }
+            let skip = |k: usize, i: usize| if spec[k] == spec[k - 1] { i } else { 0 };
+            for (i, (a, va)) in of(spec[0]).enumerate() {
+                for (j, (b, vb)) in of(spec[1]).enumerate().skip(skip(1, i)) {
+                    let (ab, vab) = (cross(a, b), va * vb);
+                    if spec.len() == 2 {
+                        visit(ab, vab);
+                        continue;
+                    }
+                    for (c, vc) in of(spec[2]).skip(skip(2, j)) {
+                        visit(cross(ab, c), vab * vc);
                     }
                 }
             }
@@ -230,6 +239,8 @@ mod tests {
         let ns = Namespace::new(b"User");
         assert_eq!(ns.initial(), b'U');
         assert_eq!(ns.id_of("country", 3), ns.id(b"country=3"));
+        let long = "x".repeat(100);
+        assert_eq!(ns.id_of(&long, 1), ns.id(format!("{long}=1").as_bytes()));
         assert_ne!(ns.id(b"a"), Namespace::new(b"Action").id(b"a"));
     }
 
@@ -249,18 +260,34 @@ mod tests {
         f.namespace(&e);
         f.push(100, 3.0);
         let mut seen = Vec::new();
-        Interactions::parse(&["UA", "UAE", "AX"])
+        Interactions::parse(&["UA", "AEU", "AX", "AU"])
+            .unwrap()
+            .for_each(&f.example(), |id, v| seen.push((id, v)));
+        // Letters sorted, duplicates dropped: AU, AEU, AX.
+        assert_eq!(
+            seen,
+            vec![
+                (cross(10, 1), 2.0),
+                (cross(10, 2), 1.0),
+                (cross(cross(10, 100), 1), 6.0),
+                (cross(cross(10, 100), 2), 3.0),
+            ]
+        );
+        // A namespace with itself: unordered pairs, each feature with itself included.
+        let mut seen = Vec::new();
+        Interactions::parse(&["UU"])
             .unwrap()
             .for_each(&f.example(), |id, v| seen.push((id, v)));
         assert_eq!(
             seen,
-            vec![
-                (cross(1, 10), 2.0),
-                (cross(2, 10), 1.0),
-                (cross(cross(1, 10), 100), 6.0),
-                (cross(cross(2, 10), 100), 3.0),
-            ]
+            vec![(cross(1, 1), 1.0), (cross(1, 2), 0.5), (cross(2, 2), 0.25)]
         );
+        let mut n = 0;
+        Interactions::parse(&["UUU"])
+            .unwrap()
+            .for_each(&f.example(), |_, _| n += 1);
+        assert_eq!(n, 4); // 111, 112, 122, 222
+        assert!(Interactions::parse(&["U:"]).is_err());
         let m = f.mark();
         f.namespace(&a);
         f.push(11, 1.0);

@@ -4,9 +4,12 @@
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-/// Hashes `values` within `namespace`. At most four values.
+/// Hashes `values` within `namespace`.
+///
+/// # Panics
+/// With more than four values.
 pub fn hash(namespace: u64, values: &[u64]) -> u64 {
-    debug_assert!(values.len() <= 4);
+    assert!(values.len() <= 4, "hash takes at most four values");
     let mut buf = [0u8; 32];
     for (chunk, v) in buf.chunks_exact_mut(8).zip(values) {
         chunk.copy_from_slice(&v.to_le_bytes());

@@ -23,5 +23,7 @@ pub use logged::{CardExamples, LoggedCard};
 pub use model::{ModelConfig, ModelKind, Optimizer, RewardModel};
 pub use page::{PageConfig, PageMarginals, ScoredShelf, assemble, seed_for};
 pub use policy::{EpsilonGreedy, Marginals, greedy};
-pub use recommender::Recommender;
-pub use train::{Batch, Examples, Logged, TrainConfig, TrainStats, Weighting, fit};
+pub use recommender::{CardFeaturiser, Recommender};
+pub use train::{
+    Batch, Examples, Logged, MAX_EPOCHS, MAX_WEIGHT, TrainConfig, TrainStats, Weighting, fit,
+};

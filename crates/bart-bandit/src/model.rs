@@ -12,6 +12,9 @@ use xxhash_rust::xxh3::xxh3_64;
 /// The largest embedding rank (BaRT tried 10 to 200).
 pub const MAX_RANK: usize = 256;
 
+/// The most memory a model may take, parameters and optimiser state together.
+const MAX_MODEL_BYTES: u64 = 8 << 30;
+
 /// Which model.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -146,6 +149,15 @@ impl ModelConfig {
         if !non_negative(self.l2) {
             return Err(BanditError::invalid("l2", self.l2, "must be >= 0"));
         }
+        // Parameters and optimiser state, f32 each; u32 indices address them.
+        let floats = (1u64 << self.bits) * (1 + self.order2() + self.order3()) as u64 * 3;
+        if floats * 4 > MAX_MODEL_BYTES {
+            return Err(BanditError::invalid(
+                "bits and rank",
+                format!("{} and {}", self.bits, self.rank),
+                "need more than 8 GiB of parameters and optimiser state; lower --bits or --rank",
+            ));
+        }
         if !positive(self.init_scale) {
             return Err(BanditError::invalid(
                 "init_scale",
@@ -194,7 +206,16 @@ pub struct RewardModel {
     /// Buckets whose embeddings have been initialised.
     ready: Vec<u64>,
     /// Scratch for the gradient of one update.
-    grads: Vec<(u32, f32)>,
+    grad: Gradient,
+}
+
+/// The gradient of one example's loss, without L2: (row index, value) of every linear weight,
+/// and a block of `r2 + r3` values per namespace feature for its row's embeddings.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Gradient {
+    linear: Vec<(u32, f32)>,
+    rows: Vec<u32>,
+    embeddings: Vec<f32>,
 }
 
 fn sigmoid(z: f64) -> f64 {
@@ -228,7 +249,7 @@ impl RewardModel {
             constant: Namespace::new(b"constant").id(b"constant"),
             rows: vec![0.0; n * width],
             ready: vec![0; n.div_ceil(64)],
-            grads: Vec::new(),
+            grad: Gradient::default(),
             config,
         })
     }
@@ -309,30 +330,31 @@ impl RewardModel {
         sigmoid(self.logit(x))
     }
 
-    /// Visits (parameter index, gradient) of `scale * logloss` where `scale * (p - y)` is
-    /// `dloss`, without the L2 term.
-    fn visit_gradient(
-        &self,
-        x: &Example<'_>,
-        dloss: f32,
-        sums: &Sums,
-        mut visit: impl FnMut(u32, f32),
-    ) {
-        self.for_each_linear(x, |id, v| visit(self.row(id) as u32, dloss * v));
+    /// The gradient of `weight * logloss`, where `dloss = weight * (p - y)`, at the current
+    /// parameters (all of it computed before any step, so a bucket that appears twice gets
+    /// both contributions exactly).
+    fn gradient(&self, x: &Example<'_>, dloss: f32, sums: &Sums, g: &mut Gradient) {
+        g.linear.clear();
+        g.rows.clear();
+        g.embeddings.clear();
+        self.for_each_linear(x, |id, v| g.linear.push((self.row(id) as u32, dloss * v)));
         let (r2, r3) = (self.config.order2(), self.config.order3());
         if r2 == 0 {
             return;
         }
         for (id, v) in x.atoms() {
-            let base = self.row(id) + 1;
-            let row = &self.rows[base..][..r2 + r3];
-            for (f, (&s1, &w)) in sums.s1.iter().zip(&row[..r2]).enumerate() {
-                visit((base + f) as u32, dloss * v * (s1 - w * v));
+            let base = self.row(id);
+            let row = &self.rows[base + 1..][..r2 + r3];
+            g.rows.push(base as u32);
+            let at = g.embeddings.len();
+            g.embeddings.resize(at + r2 + r3, 0.0);
+            let (out2, out3) = g.embeddings[at..].split_at_mut(r2);
+            for ((o, &s1), &w) in out2.iter_mut().zip(&sums.s1[..r2]).zip(&row[..r2]) {
+                *o = dloss * v * (s1 - w * v);
             }
-            for f in 0..r3 {
-                let a = row[r2 + f] * v;
-                let grad = dloss * v * (sums.e2[f] - a * (sums.t1[f] - a));
-                visit((base + r2 + f) as u32, grad);
+            for (f, (o, &u)) in out3.iter_mut().zip(&row[r2..]).enumerate() {
+                let a = u * v;
+                *o = dloss * v * (sums.e2[f] - a * (sums.t1[f] - a));
             }
         }
     }
@@ -364,24 +386,41 @@ impl RewardModel {
         let (logit, sums) = self.forward(x);
         let p = sigmoid(logit);
         let dloss = ((p - label) * weight) as f32;
-        let mut grads = std::mem::take(&mut self.grads);
-        grads.clear();
-        self.visit_gradient(x, dloss, &sums, |i, g| grads.push((i, g)));
+        let mut grad = std::mem::take(&mut self.grad);
+        self.gradient(x, dloss, &sums, &mut grad);
         let (lr, l2) = (self.config.learning_rate as f32, self.config.l2 as f32);
         match self.config.optimizer {
             Optimizer::AdaGrad => {
-                let state = self.stride;
-                for &(i, g) in &grads {
-                    let i = i as usize;
-                    let g = g + l2 * self.rows[i];
-                    self.rows[i + state] += g * g;
-                    self.rows[i] -= lr * g / (self.rows[i + state].sqrt() + 1e-6);
+                let step = |w: &mut f32, sum: &mut f32, g: f32| {
+                    let g = g + l2 * *w;
+                    *sum += g * g;
+                    *w -= lr * g / (sum.sqrt() + 1e-6);
+                };
+                let stride = self.stride;
+                for &(i, g) in &grad.linear {
+                    let (params, state) =
+                        self.rows[i as usize..][..2 * stride].split_at_mut(stride);
+                    step(&mut params[0], &mut state[0], g);
+                }
+                // Each block of embeddings and its state are contiguous: this loop vectorises.
+                let width = stride - 1;
+                for (&base, g) in grad
+                    .rows
+                    .iter()
+                    .zip(grad.embeddings.chunks_exact(width.max(1)))
+                {
+                    let row = &mut self.rows[base as usize + 1..][..2 * stride - 1];
+                    let (params, state) = row.split_at_mut(stride);
+                    for ((w, sum), &g) in params[..width].iter_mut().zip(&mut state[..width]).zip(g)
+                    {
+                        step(w, sum, g);
+                    }
                 }
             }
             Optimizer::Ftrl => {
                 let (beta, l1) = (self.config.ftrl_beta as f32, self.config.l1 as f32);
                 // Logistic regression only: one parameter per row, then z and n.
-                for &(i, g) in &grads {
+                for &(i, g) in &grad.linear {
                     let i = i as usize;
                     let (z, n) = (self.rows[i + 1], self.rows[i + 2]);
                     let sigma = ((n + g * g).sqrt() - n.sqrt()) / lr;
@@ -397,7 +436,7 @@ impl RewardModel {
                 }
             }
         }
-        self.grads = grads;
+        self.grad = grad;
         p
     }
 
@@ -405,6 +444,19 @@ impl RewardModel {
     /// row width, the learned rows (bucket index and floats), and an xxh3 checksum of
     /// everything before it.
     pub fn save(&self, path: &Path) -> Result<(), BanditError> {
+        if let Some((b, w)) = (0..=self.mask as usize).find_map(|b| {
+            self.params(b)
+                .iter()
+                .find(|w| !w.is_finite())
+                .map(|&w| (b, w))
+        }) {
+            return Err(BanditError::ModelFile {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "not saved: bucket {b} holds {w}, not a finite number (did training diverge?)"
+                ),
+            });
+        }
         let config = serde_json::to_vec(&self.config).expect("config serialises");
         let rows: Vec<usize> = (0..=self.mask as usize)
             .filter(|&b| self.params(b).iter().any(|&w| w != 0.0))

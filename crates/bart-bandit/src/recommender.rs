@@ -3,7 +3,7 @@
 use crate::candidates::{self, CandidateConfig, CandidateShelf, ItemIndex};
 use crate::card_features::{Hashing, Slot, card_features, context_features};
 use crate::error::BanditError;
-use crate::features::Features;
+use crate::features::{Example, Features, Mark};
 use crate::model::RewardModel;
 use crate::page::{self, PageConfig, ScoredShelf};
 use crate::policy::EpsilonGreedy;
@@ -74,16 +74,13 @@ impl Recommender {
 
     /// Scores every candidate with `model` at the top-left slot; without a model every score
     /// is 0 (the uniform policy needs none).
-    pub fn score(
-        &self,
-        ctx: &Context,
+    pub fn score<'r>(
+        &'r self,
+        ctx: &'r Context,
         candidates: Vec<CandidateShelf>,
         model: Option<&RewardModel>,
     ) -> Vec<ScoredShelf> {
-        let affinity = &self.shared.affinity;
-        let mut f = Features::default();
-        context_features(ctx, affinity, &mut Hashing::new(&mut f));
-        let mark = f.mark();
+        let mut features = CardFeaturiser::new(self);
         candidates
             .into_iter()
             .map(|c| {
@@ -91,20 +88,7 @@ impl Recommender {
                     Some(m) => c
                         .items
                         .iter()
-                        .map(|&i| {
-                            f.truncate(mark);
-                            if let Some(item) = self.catalog.item(i) {
-                                card_features(
-                                    ctx,
-                                    affinity,
-                                    item,
-                                    &c.explanation,
-                                    Slot::TOP_LEFT,
-                                    &mut Hashing::new(&mut f),
-                                );
-                            }
-                            m.predict(&f.example())
-                        })
+                        .map(|&i| m.predict(&features.card(ctx, i, &c.explanation, Slot::TOP_LEFT)))
                         .collect(),
                     None => vec![0.0; c.items.len()],
                 };
@@ -117,30 +101,6 @@ impl Recommender {
             .collect()
     }
 
-    /// The model's features for one card (unknown items keep only the context's).
-    pub fn card_example(
-        &self,
-        ctx: &Context,
-        item: ItemId,
-        explanation: &Explanation,
-        slot: Slot,
-    ) -> Features {
-        let mut f = Features::default();
-        let mut sink = Hashing::new(&mut f);
-        context_features(ctx, &self.shared.affinity, &mut sink);
-        if let Some(item) = self.catalog.item(item) {
-            card_features(
-                ctx,
-                &self.shared.affinity,
-                item,
-                explanation,
-                slot,
-                &mut sink,
-            );
-        }
-        f
-    }
-
     /// Candidates, scores and page in one call.
     pub fn page(
         &self,
@@ -151,5 +111,50 @@ impl Recommender {
     ) -> Page {
         let scored = self.score(ctx, self.candidates(ctx), model);
         page::assemble(&scored, policy, &self.page, impression)
+    }
+}
+
+/// The reward model's features of cards: a context's own are computed once and reused for
+/// every card shown in it.
+pub struct CardFeaturiser<'r> {
+    recommender: &'r Recommender,
+    context: Option<&'r Context>,
+    features: Features,
+    mark: Mark,
+}
+
+impl<'r> CardFeaturiser<'r> {
+    pub fn new(recommender: &'r Recommender) -> Self {
+        let features = Features::default();
+        CardFeaturiser {
+            recommender,
+            context: None,
+            mark: features.mark(),
+            features,
+        }
+    }
+
+    /// The features of `item` under `explanation` at `slot` in `ctx`. Items missing from the
+    /// catalog keep only the context's features.
+    pub fn card(
+        &mut self,
+        ctx: &'r Context,
+        item: ItemId,
+        explanation: &Explanation,
+        slot: Slot,
+    ) -> Example<'_> {
+        let affinity = &self.recommender.shared.affinity;
+        if !self.context.is_some_and(|c| std::ptr::eq(c, ctx)) {
+            self.features.clear();
+            context_features(ctx, affinity, &mut Hashing::new(&mut self.features));
+            self.mark = self.features.mark();
+            self.context = Some(ctx);
+        }
+        self.features.truncate(self.mark);
+        if let Some(item) = self.recommender.catalog.item(item) {
+            let mut sink = Hashing::new(&mut self.features);
+            card_features(ctx, affinity, item, explanation, slot, &mut sink);
+        }
+        self.features.example()
     }
 }

@@ -63,6 +63,13 @@ impl std::fmt::Display for Weighting {
     }
 }
 
+/// The most passes over the data a training run makes.
+pub const MAX_EPOCHS: usize = 1000;
+
+/// The largest importance weight training accepts: beyond it, f32 gradients overflow. Clip
+/// (`clipped:M`) or self-normalise logs with smaller propensities.
+pub const MAX_WEIGHT: f64 = 1e6;
+
 /// Training options.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TrainConfig {
@@ -95,8 +102,12 @@ impl TrainConfig {
                 "must be at least 1",
             ));
         }
-        if self.epochs == 0 {
-            return Err(BanditError::invalid("epochs", 0, "must be at least 1"));
+        if !(1..=MAX_EPOCHS).contains(&self.epochs) {
+            return Err(BanditError::invalid(
+                "epochs",
+                self.epochs,
+                "must be in 1..=1000",
+            ));
         }
         Ok(())
     }
@@ -286,17 +297,32 @@ pub fn fit(
             inverse_sum += 1.0 / l.propensity;
         }
     }
-    let mean_inverse = if count > 0 {
-        inverse_sum / count as f64
-    } else {
-        1.0
-    };
+    if count == 0 {
+        return Err(BanditError::invalid(
+            "training set",
+            "empty",
+            "no examples to learn from (with exploration_only, none in the exploration slice)",
+        ));
+    }
+    let mean_inverse = inverse_sum / count as f64;
     let weight = |p: f64| match config.weighting {
         Weighting::None => 1.0,
         Weighting::Ips => 1.0 / p,
         Weighting::Clipped(m) => (1.0 / p).min(m),
         Weighting::SelfNormalised => 1.0 / p / mean_inverse,
     };
+    for (k, l) in data.logged().enumerate() {
+        let w = weight(l.propensity);
+        if w.is_nan() || w > MAX_WEIGHT {
+            return Err(BanditError::Example {
+                index: k,
+                reason: format!(
+                    "importance weight {w:.3e} (propensity {:e}) exceeds {MAX_WEIGHT:e}; use --weighting clipped:M",
+                    l.propensity
+                ),
+            });
+        }
+    }
     let learn = |model: &mut RewardModel, batch: &Batch, t: &mut Totals| {
         for (x, l) in batch.iter() {
             if config.exploration_only && !l.explore {
@@ -334,4 +360,118 @@ pub fn fit(
         }
     }
     Ok(stats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::features::{Features, Namespace};
+    use crate::model::{ModelConfig, ModelKind};
+
+    /// Two equally likely contexts the model cannot see, and a logging policy that depends on
+    /// them: action 0 is logged with p = 0.9 in context 0 and p = 0.1 in context 1. Action 0
+    /// streams with probability 0.8 in context 0 and 0.1 in context 1, so its true rate is
+    /// 0.45, but among the logged action-0 examples context 0 makes up 90%, so the unweighted
+    /// fit converges to 0.9 * 0.8 + 0.1 * 0.1 = 0.73. Labels are the true probabilities, so
+    /// every fit has a closed-form limit.
+    fn biased_logs() -> Vec<Batch> {
+        let ns = Namespace::new(b"A");
+        let truth = [[0.8f32, 0.4], [0.1, 0.6]];
+        let logging = [[0.9, 0.1], [0.1, 0.9]];
+        let mut batch = Batch::default();
+        let mut f = Features::default();
+        for _ in 0..3000 {
+            for c in 0..2 {
+                for a in 0..2 {
+                    for _ in 0..(logging[c][a] * 10.0) as usize {
+                        f.clear();
+                        f.namespace(&ns);
+                        f.add(&ns, "action", a);
+                        let logged = Logged {
+                            label: truth[c][a],
+                            propensity: logging[c][a],
+                            explore: false,
+                        };
+                        batch.push(&f.example(), logged);
+                    }
+                }
+            }
+        }
+        vec![batch]
+    }
+
+    fn fitted_rate_of_action_0(weighting: &str) -> f64 {
+        let mut model = RewardModel::new(ModelConfig {
+            kind: ModelKind::Lr,
+            learning_rate: 0.02,
+            ..ModelConfig::default()
+        })
+        .unwrap();
+        let config = TrainConfig {
+            weighting: weighting.parse().unwrap(),
+            epochs: 3,
+            exploration_only: false,
+        };
+        fit(&mut model, biased_logs().as_slice(), &config, |_, _| {}).unwrap();
+        let ns = Namespace::new(b"A");
+        let mut f = Features::default();
+        f.namespace(&ns);
+        f.add(&ns, "action", 0);
+        model.predict(&f.example())
+    }
+
+    #[test]
+    fn ips_weighting_recovers_the_truth_the_unweighted_fit_misses() {
+        let none = fitted_rate_of_action_0("none");
+        let ips = fitted_rate_of_action_0("ips");
+        let snips = fitted_rate_of_action_0("self-normalised");
+        let clipped = fitted_rate_of_action_0("clipped:5");
+        assert!((none - 0.73).abs() < 0.01, "unweighted {none}");
+        assert!((ips - 0.45).abs() < 0.01, "ips {ips}");
+        assert!((snips - 0.45).abs() < 0.01, "self-normalised {snips}");
+        // Weights min(1/p, 5): (0.45 * 10/9 * 0.8 + 0.05 * 5 * 0.1) / (0.45 * 10/9 + 0.05 * 5).
+        assert!((clipped - 0.425 / 0.75).abs() < 0.01, "clipped {clipped}");
+    }
+
+    #[test]
+    fn empty_training_sets_and_huge_weights_are_refused() {
+        let mut model = RewardModel::new(ModelConfig::default()).unwrap();
+        let only_logged = TrainConfig {
+            exploration_only: true,
+            ..TrainConfig::default()
+        };
+        let err = fit(
+            &mut model,
+            biased_logs().as_slice(),
+            &only_logged,
+            |_, _| {},
+        );
+        assert!(err.unwrap_err().to_string().contains("no examples"));
+        let mut b = Batch::default();
+        let f = Features::default();
+        let tiny = Logged {
+            label: 1.0,
+            propensity: 1e-9,
+            explore: true,
+        };
+        b.push(&f.example(), tiny);
+        let ips = TrainConfig {
+            weighting: Weighting::Ips,
+            ..TrainConfig::default()
+        };
+        let err = fit(&mut model, [b].as_slice(), &ips, |_, _| {}).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("example 0: importance weight 1.000e9"),
+            "{err}"
+        );
+        assert!(
+            TrainConfig {
+                epochs: 1001,
+                ..TrainConfig::default()
+            }
+            .validate()
+            .is_err()
+        );
+    }
 }

@@ -10,8 +10,9 @@
 //! top shelf depends on the context: the share of its pages whose top shelf has its most
 //! common explanation kind, and, for a sample of test contexts, how often its greedy top
 //! shelf changes kind between a mobile weekday morning and a desktop weekday afternoon. A
-//! logistic regression without crosses cannot change its ranking with platform or hour (the
-//! context features add the same amount to every candidate); a factorization machine can.
+//! logistic regression without crosses can barely change its ranking with platform or hour
+//! (the context features add the same amount to every candidate's log-odds, which only moves
+//! shelf scores, means of probabilities, a little); a factorization machine can.
 
 use crate::error::SimError;
 use crate::experiment::{MAX_PAGES_PER_DAY, REWARD_WINDOW_SECS, bar, refs, training_cards};

@@ -56,6 +56,10 @@ fn fm2_beats_lr_beats_popularity_beats_random_and_only_fm2_reads_the_context() {
     assert!(fm2.rate.value > lr.rate.value, "{text}");
     assert!(lr.rate.value > popularity.rate.value, "{text}");
     assert!(popularity.rate.value > random.rate.value, "{text}");
+    // With non-overlapping 95% intervals at every step.
+    assert!(fm2.rate.disjoint(&lr.rate), "{text}");
+    assert!(lr.rate.disjoint(&popularity.rate), "{text}");
+    assert!(popularity.rate.disjoint(&random.rate), "{text}");
     // Equal shares of the test day's visits; ε-greedy everywhere but random.
     assert!(report.arms.iter().all(|a| a.pages == 1_500), "{text}");
     assert_eq!(random.flip, None);

@@ -5,8 +5,9 @@
 //! contexts can be computed exactly and compared with IPS and SNIPS from uniform logs.
 
 use bart_bandit::{
-    CandidateConfig, CardExamples, EpsilonGreedy, LoggedCard, ModelConfig, ModelKind, PageConfig,
-    PageMarginals, Recommender, RewardModel, Slot, TrainConfig, Weighting, fit,
+    CandidateConfig, CardExamples, CardFeaturiser, EpsilonGreedy, LoggedCard, ModelConfig,
+    ModelKind, PageConfig, PageMarginals, Recommender, RewardModel, Slot, TrainConfig, Weighting,
+    fit,
 };
 use bart_core::{Context, Impression, ImpressionId, ListenerId};
 use bart_ope::{Target, evaluate};
@@ -316,6 +317,7 @@ fn logs_exported_as_cb_adf_read_back_to_the_served_draws_and_the_models_features
     fit(&mut model, &examples, &TrainConfig::default(), |_, _| {}).unwrap();
 
     let policy = EpsilonGreedy::new(0.2).unwrap();
+    let mut featuriser = CardFeaturiser::new(&rec);
     let (mut checked, mut text) = (0, String::new());
     for (k, ctx) in ctxs.iter().enumerate() {
         let page = rec.page(ctx, Some(&model), &policy, ImpressionId(k as u64));
@@ -375,12 +377,12 @@ fn logs_exported_as_cb_adf_read_back_to_the_served_draws_and_the_models_features
                     column: card.column,
                 };
                 for (a, &j) in remaining.iter().enumerate() {
-                    let native = rec.card_example(ctx, served.items[j], &shelf.explanation, slot);
+                    let native = featuriser.card(ctx, served.items[j], &shelf.explanation, slot);
                     let parsed: Vec<_> = ex.action(a).atoms().collect();
-                    assert_eq!(parsed, native.example().atoms().collect::<Vec<_>>());
+                    assert_eq!(parsed, native.atoms().collect::<Vec<_>>());
                     assert_eq!(
                         model.predict(&ex.action(a)).to_bits(),
-                        model.predict(&native.example()).to_bits()
+                        model.predict(&native).to_bits()
                     );
                 }
                 remaining.remove(label.action);

@@ -32,7 +32,7 @@ pub struct BenchTrainArgs {
     examples: usize,
     /// Seed of the hidden click model and of the logs.
     #[arg(long, default_value_t = 7)]
-    seed: u64,
+    data_seed: u64,
     /// Directory for the generated files (kept, so other tools can learn the same data).
     #[arg(long, default_value = "bench-data")]
     dir: PathBuf,
@@ -64,8 +64,8 @@ const ACTIONS: usize = 10;
 const GENRES: usize = 5;
 
 /// The hidden click model: P(click | country, hour, device, action).
-#[derive(Clone, Debug, Serialize)]
-pub struct ClickModel {
+#[derive(Clone, Debug)]
+struct ClickModel {
     base: f64,
     action: Vec<f64>,
     device: Vec<f64>,
@@ -226,22 +226,22 @@ fn train(args: BenchTrainArgs) -> Result<ExitCode> {
     let train_config = args.model.train_config()?;
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.seed);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.data_seed);
     let truth = ClickModel::new(&mut rng);
     let file = args.dir.join(format!(
         "cb_adf_g{GENERATOR}_{}_{}.txt",
-        args.examples, args.seed
+        args.examples, args.data_seed
     ));
     if !file.exists() {
         if !args.quiet {
             eprintln!("writing {} ...", file.display());
         }
         let tmp = file.with_extension("partial");
-        generate(&tmp, args.examples, args.seed, &truth)?;
+        generate(&tmp, args.examples, args.data_seed, &truth)?;
         std::fs::rename(&tmp, &file)?;
     }
     write_contexts(&args.dir.join("contexts.txt"))?;
-    let truth_path = args.dir.join(format!("truth_{}.json", args.seed));
+    let truth_path = args.dir.join(format!("truth_{}.json", args.data_seed));
     let all: Vec<Vec<f64>> = contexts()
         .map(|ctx| (0..ACTIONS).map(|a| truth.p(ctx, a)).collect())
         .collect();

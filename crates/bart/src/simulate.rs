@@ -37,12 +37,12 @@ pub struct SimulateArgs {
         default_value = "random,popularity,lr,fm2"
     )]
     arms: Vec<String>,
-    /// Embedding rank of the factorization machines.
-    #[arg(long, default_value_t = 16)]
-    rank: usize,
-    /// AdaGrad learning rate of every model.
-    #[arg(long, default_value_t = 0.1)]
-    learning_rate: f64,
+    /// Embedding rank of the factorization machines [default: the model's, 16].
+    #[arg(long)]
+    rank: Option<usize>,
+    /// AdaGrad learning rate of every model [default: the model's, 0.1].
+    #[arg(long)]
+    learning_rate: Option<f64>,
     /// Passes over the logged pages.
     #[arg(long, default_value_t = 1)]
     epochs: usize,
@@ -75,10 +75,11 @@ fn modal(arm: &ArmReport) -> String {
 }
 
 pub fn run(args: SimulateArgs) -> Result<ExitCode> {
+    let defaults = ModelConfig::default();
     let base = ModelConfig {
-        rank: args.rank,
-        learning_rate: args.learning_rate,
-        ..ModelConfig::default()
+        rank: args.rank.unwrap_or(defaults.rank),
+        learning_rate: args.learning_rate.unwrap_or(defaults.learning_rate),
+        ..defaults
     };
     let arms = args
         .arms

@@ -186,8 +186,10 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
             (stats, read)
         }
         Format::VwCbAdf => {
-            if args.policy.is_some() {
-                bail!("--policy applies to bart logs only");
+            if args.policy.is_some() || args.model.exploration_only {
+                bail!(
+                    "--policy and --exploration-only apply to bart logs only (every cb_adf example counts as exploration)"
+                );
             }
             let batches = args.model.with_threads(|| read_vw(&args.input))??;
             let read = start.elapsed().as_secs_f64();

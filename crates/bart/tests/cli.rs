@@ -302,3 +302,72 @@ fn train_export_and_predict_round_trip_through_vw_text() {
     let (_, stderr) = text_of(&out);
     assert!(stderr.contains("weighting"), "{stderr}");
 }
+
+#[test]
+fn bench_train_and_simulate_run_small() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_str().unwrap();
+    let out = bart(&[
+        "bench",
+        "train",
+        "--examples",
+        "3000",
+        "--repeat",
+        "1",
+        "--dir",
+        dir,
+        "--model",
+        "lr",
+        "-q",
+        "UA",
+        "--json",
+        "--quiet",
+    ]);
+    let (stdout, stderr) = text_of(&out);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let (best, uniform) = (
+        v["optimal_click_rate"].as_f64().unwrap(),
+        v["uniform_click_rate"].as_f64().unwrap(),
+    );
+    let learned = v["runs"][0]["click_rate"].as_f64().unwrap();
+    assert!(uniform < learned && learned <= best, "{stdout}");
+    // The data set is kept for other tools, with every context and the hidden truth.
+    let file = v["file"].as_str().unwrap();
+    let text = std::fs::read_to_string(file).unwrap();
+    assert_eq!(text.matches("\n\n").count(), 3000);
+    assert_eq!(text.lines().filter(|l| l.starts_with("0:")).count(), 3000);
+    assert!(tmp.path().join("contexts.txt").exists());
+
+    let out = bart(&[
+        "simulate",
+        "--quiet",
+        "--listeners",
+        "300",
+        "--items",
+        "1000",
+        "--artists",
+        "100",
+        "--genres",
+        "8",
+        "--regions",
+        "4",
+        "--train-days",
+        "1",
+        "--test-days",
+        "1",
+        "--pages-per-day",
+        "400",
+        "--json",
+    ]);
+    let (stdout, stderr) = text_of(&out);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let arms: Vec<&str> = v["arms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(arms, ["random", "popularity", "lr", "fm2"]);
+}

@@ -50,9 +50,17 @@ fn gradients_match_finite_differences_for_every_model() {
         let (logit, sums) = m.forward(&x);
         let dloss = ((sigmoid(logit) - y) * weight) as f32;
         let mut analytic = vec![0.0f64; m.rows.len()];
-        m.visit_gradient(&x, dloss, &sums, |i, g| {
-            analytic[i as usize] += f64::from(g)
-        });
+        let mut g = Gradient::default();
+        m.gradient(&x, dloss, &sums, &mut g);
+        for &(i, v) in &g.linear {
+            analytic[i as usize] += f64::from(v);
+        }
+        let width = m.stride - 1;
+        for (&base, block) in g.rows.iter().zip(g.embeddings.chunks_exact(width.max(1))) {
+            for (f, &v) in block.iter().enumerate() {
+                analytic[base as usize + 1 + f] += f64::from(v);
+            }
+        }
         // Every parameter, touched or not, against a central difference (optimiser state
         // has no effect on the loss: both sides are 0 there).
         for (i, &analytic) in analytic.iter().enumerate() {
@@ -223,11 +231,20 @@ fn round_trip_is_exact_and_corruption_is_rejected() {
     let mut extra = good.clone();
     extra.push(0);
     check(&extra, "unexpected bytes");
-    // Well-formed files (valid checksums) holding a NaN or an inconsistent configuration.
+    // A model holding a NaN is not saved; a well-formed file (valid checksum) holding one,
+    // or an inconsistent configuration, is not loaded.
     let mut nan = m.clone();
     let b = m.row(m.constant);
     nan.rows[b] = f32::NAN;
-    nan.save(&path).unwrap();
+    let err = nan.save(&path).unwrap_err().to_string();
+    assert!(err.contains("not saved") && err.contains("NaN"), "{err}");
+    let mut bytes = good.clone();
+    let body = bytes.len() - 8;
+    let at = body - 4;
+    bytes[at..body].copy_from_slice(&f32::NAN.to_le_bytes());
+    let sum = xxh3_64(&bytes[..body]);
+    bytes[body..].copy_from_slice(&sum.to_le_bytes());
+    std::fs::write(&path, &bytes).unwrap();
     let err = RewardModel::load(&path).unwrap_err().to_string();
     assert!(err.contains("NaN, not a finite number"), "{err}");
     let mut wrong = m.clone();
@@ -245,6 +262,14 @@ fn invalid_config_is_rejected() {
     })
     .unwrap_err();
     assert!(err.to_string().contains("bits = 40"));
+    let err = RewardModel::new(ModelConfig {
+        kind: ModelKind::Fm3,
+        bits: 28,
+        rank: 256,
+        ..ModelConfig::default()
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("more than 8 GiB"), "{err}");
     let err = RewardModel::new(ModelConfig {
         rank: 0,
         ..ModelConfig::default()
