@@ -27,6 +27,17 @@ pub enum ModelKind {
     Fm3,
 }
 
+impl ModelKind {
+    /// The name used on the command line and in model files.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Lr => "lr",
+            ModelKind::Fm2 => "fm2",
+            ModelKind::Fm3 => "fm3",
+        }
+    }
+}
+
 impl std::str::FromStr for ModelKind {
     type Err = BanditError;
     fn from_str(s: &str) -> Result<Self, BanditError> {
@@ -104,6 +115,26 @@ impl Default for ModelConfig {
             init_scale: 0.05,
             seed: 0,
         }
+    }
+}
+
+/// A one-line summary: `fm2 rank 16, adagrad 0.1, 2^18 buckets, -q AU`.
+impl std::fmt::Display for ModelConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.kind.name())?;
+        if self.kind != ModelKind::Lr {
+            write!(f, " rank {}", self.rank)?;
+        }
+        let optimizer = match self.optimizer {
+            Optimizer::AdaGrad => "adagrad",
+            Optimizer::Ftrl => "ftrl",
+        };
+        write!(f, ", {optimizer} {}, 2^{} buckets", self.learning_rate, self.bits)?;
+        if !self.interactions.is_empty() {
+            let specs: Vec<String> = self.interactions.clone().into();
+            write!(f, ", -q {}", specs.join(" -q "))?;
+        }
+        Ok(())
     }
 }
 

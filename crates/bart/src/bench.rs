@@ -291,12 +291,10 @@ fn train(args: BenchTrainArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "bart bench train: {} examples x {ACTIONS} actions from {}; model {:?}, rank {}, -q {:?}",
+        "bart bench train: {} examples x {ACTIONS} actions from {}; model {}",
         report.examples,
         report.file.display(),
-        report.model.kind,
-        report.model.rank,
-        Vec::<String>::from(report.model.interactions.clone()),
+        report.model,
     );
     for (k, r) in report.runs.iter().enumerate() {
         println!(

@@ -111,7 +111,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
     let started = Instant::now();
     if !args.json {
         println!(
-            "bart simulate: {} listeners, {} items; {} days of {} uniformly random pages to train on, then {} test days of {} visits shared by {} arms (ε = {} except random); seed {}",
+            "bart simulate: {} listeners, {} items; {} day(s) of {} uniformly random pages to train on, then {} test day(s) of {} visits shared by {} arms (ε = {} except random); seed {}",
             config.world.listeners,
             config.world.items,
             config.train_days,

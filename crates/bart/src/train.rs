@@ -203,8 +203,8 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     model.save(&args.out)?;
     let secs = start.elapsed().as_secs_f64();
     println!(
-        "trained {:?} on {} examples ({} skipped) in {secs:.2} s ({read_secs:.2} s reading): {:.0} examples/s",
-        model.config().kind,
+        "trained {} on {} examples ({} skipped) in {secs:.2} s ({read_secs:.2} s reading): {:.0} examples/s",
+        model.config(),
         stats.examples,
         stats.skipped,
         stats.examples as f64 / secs,

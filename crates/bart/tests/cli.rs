@@ -210,7 +210,7 @@ fn train_export_and_predict_round_trip_through_vw_text() {
     ]);
     let (stdout, stderr) = text_of(&out);
     assert!(out.status.success(), "{stderr}");
-    assert!(stdout.contains("trained Fm2 on"), "{stdout}");
+    assert!(stdout.contains("trained fm2 rank 8, adagrad 0.1, 2^18 buckets on"), "{stdout}");
 
     let out = bart(&[
         "export",
@@ -269,7 +269,7 @@ fn train_export_and_predict_round_trip_through_vw_text() {
     let (stdout, stderr) = text_of(&out);
     assert!(out.status.success(), "{stderr}");
     assert!(
-        stdout.contains(&format!("trained Lr on {examples} examples")),
+        stdout.contains(&format!("-q ci on {examples} examples")),
         "{stdout}"
     );
 
