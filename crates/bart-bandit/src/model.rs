@@ -129,7 +129,11 @@ impl std::fmt::Display for ModelConfig {
             Optimizer::AdaGrad => "adagrad",
             Optimizer::Ftrl => "ftrl",
         };
-        write!(f, ", {optimizer} {}, 2^{} buckets", self.learning_rate, self.bits)?;
+        write!(
+            f,
+            ", {optimizer} {}, 2^{} buckets",
+            self.learning_rate, self.bits
+        )?;
         if !self.interactions.is_empty() {
             let specs: Vec<String> = self.interactions.clone().into();
             write!(f, ", -q {}", specs.join(" -q "))?;

@@ -210,7 +210,10 @@ fn train_export_and_predict_round_trip_through_vw_text() {
     ]);
     let (stdout, stderr) = text_of(&out);
     assert!(out.status.success(), "{stderr}");
-    assert!(stdout.contains("trained fm2 rank 8, adagrad 0.1, 2^18 buckets on"), "{stdout}");
+    assert!(
+        stdout.contains("trained fm2 rank 8, adagrad 0.1, 2^18 buckets on"),
+        "{stdout}"
+    );
 
     let out = bart(&[
         "export",
