@@ -80,8 +80,8 @@ impl Examples for CardExamples<'_> {
         })))
     }
 
-    fn logged(&self) -> Box<dyn Iterator<Item = Logged> + '_> {
-        Box::new(self.cards.iter().map(Self::logged))
+    fn logged(&self) -> Result<Box<dyn Iterator<Item = Logged> + '_>, BanditError> {
+        Ok(Box::new(self.cards.iter().map(Self::logged)))
     }
 }
 

@@ -174,6 +174,11 @@ impl Batch {
         self.rows.is_empty()
     }
 
+    /// The logged records in order.
+    pub fn logged(&self) -> impl Iterator<Item = Logged> + '_ {
+        self.rows.iter().map(|r| r.logged)
+    }
+
     /// The examples in order.
     pub fn iter(&self) -> impl Iterator<Item = (Example<'_>, Logged)> {
         let mut start = 0usize;
@@ -214,8 +219,9 @@ pub trait Examples: Sync {
     fn batches(&self) -> usize;
     /// Batch `k`.
     fn batch(&self, k: usize) -> Result<Cow<'_, Batch>, BanditError>;
-    /// The logged record of every example in order, without featurising.
-    fn logged(&self) -> Box<dyn Iterator<Item = Logged> + '_>;
+    /// The logged record of every example in order (needed before training only for
+    /// self-normalised weights).
+    fn logged(&self) -> Result<Box<dyn Iterator<Item = Logged> + '_>, BanditError>;
 }
 
 /// Examples already in memory.
@@ -226,8 +232,8 @@ impl Examples for [Batch] {
     fn batch(&self, k: usize) -> Result<Cow<'_, Batch>, BanditError> {
         Ok(Cow::Borrowed(&self[k]))
     }
-    fn logged(&self) -> Box<dyn Iterator<Item = Logged> + '_> {
-        Box::new(self.iter().flat_map(|b| b.rows.iter().map(|r| r.logged)))
+    fn logged(&self) -> Result<Box<dyn Iterator<Item = Logged> + '_>, BanditError> {
+        Ok(Box::new(self.iter().flat_map(Batch::logged)))
     }
 }
 
@@ -278,58 +284,50 @@ pub fn fit(
     mut progress: impl FnMut(u64, &TrainStats),
 ) -> Result<TrainStats, BanditError> {
     config.validate()?;
-    let (mut count, mut inverse_sum) = (0u64, 0.0f64);
-    for (k, l) in data.logged().enumerate() {
-        if !(l.propensity > 0.0 && l.propensity <= 1.0) {
-            return Err(BanditError::Example {
-                index: k,
-                reason: format!("propensity {} is not in (0, 1]", l.propensity),
-            });
+    let included = |l: &Logged| l.explore || !config.exploration_only;
+    let mean_inverse = match config.weighting {
+        Weighting::SelfNormalised => {
+            let (mut count, mut sum) = (0u64, 0.0f64);
+            for l in data.logged()?.filter(included) {
+                count += 1;
+                sum += 1.0 / l.propensity;
+            }
+            if count > 0 { sum / count as f64 } else { 1.0 }
         }
-        if !(0.0..=1.0).contains(&l.label) {
-            return Err(BanditError::Example {
-                index: k,
-                reason: format!("reward {} is not in [0, 1]", l.label),
-            });
-        }
-        if l.explore || !config.exploration_only {
-            count += 1;
-            inverse_sum += 1.0 / l.propensity;
-        }
-    }
-    if count == 0 {
-        return Err(BanditError::invalid(
-            "training set",
-            "empty",
-            "no examples to learn from (with exploration_only, none in the exploration slice)",
-        ));
-    }
-    let mean_inverse = inverse_sum / count as f64;
+        _ => 1.0,
+    };
     let weight = |p: f64| match config.weighting {
         Weighting::None => 1.0,
         Weighting::Ips => 1.0 / p,
         Weighting::Clipped(m) => (1.0 / p).min(m),
         Weighting::SelfNormalised => 1.0 / p / mean_inverse,
     };
-    for (k, l) in data.logged().enumerate() {
+    // Checks and weighs example `index`; nothing is learned from a bad one.
+    let checked = |index: usize, l: &Logged| -> Result<f64, BanditError> {
+        let bad = |reason: String| BanditError::Example { index, reason };
+        if !(l.propensity > 0.0 && l.propensity <= 1.0) {
+            return Err(bad(format!("propensity {} is not in (0, 1]", l.propensity)));
+        }
+        if !(0.0..=1.0).contains(&l.label) {
+            return Err(bad(format!("reward {} is not in [0, 1]", l.label)));
+        }
         let w = weight(l.propensity);
         if w.is_nan() || w > MAX_WEIGHT {
-            return Err(BanditError::Example {
-                index: k,
-                reason: format!(
-                    "importance weight {w:.3e} (propensity {:e}) exceeds {MAX_WEIGHT:e}; use --weighting clipped:M",
-                    l.propensity
-                ),
-            });
+            return Err(bad(format!(
+                "importance weight {w:.3e} (propensity {:e}) exceeds {MAX_WEIGHT:e}; use --weighting clipped:M",
+                l.propensity
+            )));
         }
-    }
-    let learn = |model: &mut RewardModel, batch: &Batch, t: &mut Totals| {
-        for (x, l) in batch.iter() {
-            if config.exploration_only && !l.explore {
+        Ok(w)
+    };
+    let learn = |model: &mut RewardModel, batch: &Batch, first: usize, t: &mut Totals| {
+        for (k, (x, l)) in batch.iter().enumerate() {
+            if !included(&l) {
                 t.skipped += 1;
                 continue;
             }
-            let (y, w) = (f64::from(l.label), weight(l.propensity));
+            let w = checked(first + k, &l)?;
+            let y = f64::from(l.label);
             let p = model.update(&x, y, w).clamp(1e-12, 1.0 - 1e-12);
             let loss = -(y * p.ln() + (1.0 - y) * (1.0 - p).ln());
             t.loss += loss;
@@ -337,22 +335,33 @@ pub fn fit(
             t.weights += w;
             t.n += 1;
         }
+        Ok(())
     };
     let n = data.batches();
     let mut stats = TrainStats::default();
     let mut done = 0u64;
     for epoch in 0..config.epochs {
         let mut t = Totals::default();
+        let mut first = 0;
         let mut current = if n > 0 { Some(data.batch(0)?) } else { None };
         for k in 0..n {
             let batch = current.take().expect("batch featurised ahead");
-            let (next, ()) = rayon::join(
+            let (next, learned) = rayon::join(
                 || (k + 1 < n).then(|| data.batch(k + 1)).transpose(),
-                || learn(model, &batch, &mut t),
+                || learn(model, &batch, first, &mut t),
             );
+            learned?;
             current = next?;
+            first += batch.len();
             done += batch.len() as u64;
             progress(done, &t.stats());
+        }
+        if t.n == 0 {
+            return Err(BanditError::invalid(
+                "training set",
+                "empty",
+                "no examples to learn from (with exploration_only, none in the exploration slice)",
+            ));
         }
         // Only the first pass scores examples the model has not seen: keep its loss.
         if epoch == 0 {

@@ -25,11 +25,12 @@
 
 use crate::error::BanditError;
 use crate::features::{Example, Feature, Group, Namespace};
-use crate::train::{Batch, Logged};
+use crate::train::{Batch, Examples, Logged};
+use std::borrow::Cow;
 use std::ops::Range;
 use std::path::Path;
 
-/// Examples per training batch [`read_training`] aims for.
+/// Examples per training batch [`CbAdfText`] aims for.
 pub const BATCH_EXAMPLES: usize = 1 << 16;
 
 /// The label of an example's logged action.
@@ -692,9 +693,11 @@ fn next_boundary(data: &[u8], from: usize) -> usize {
     data.len()
 }
 
-/// Chunk size (bytes) for about [`BATCH_EXAMPLES`] examples per chunk, and at least one chunk
-/// per thread for inputs over 1 MiB.
-fn chunk_bytes(data: &[u8]) -> usize {
+/// Pieces a batch is parsed in, in parallel.
+const PIECES: usize = 8;
+
+/// Bytes for about [`BATCH_EXAMPLES`] / [`PIECES`] examples, estimated from the first MiB.
+fn piece_bytes(data: &[u8]) -> usize {
     let sample = &data[..data.len().min(1 << 20)];
     let mut lines = Lines::new(sample);
     let (mut ends, mut inside) = (0usize, false);
@@ -704,55 +707,105 @@ fn chunk_bytes(data: &[u8]) -> usize {
         inside = !blank;
     }
     let per_example = sample.len() / ends.max(1);
-    let by_batch = per_example.max(1).saturating_mul(BATCH_EXAMPLES);
-    let mut chunks = data.len().div_ceil(by_batch).max(1);
-    if data.len() >= 1 << 20 {
-        chunks = chunks.max(rayon::current_num_threads());
+    per_example.max(1).saturating_mul(BATCH_EXAMPLES / PIECES)
+}
+
+/// A `cb_adf` text as training examples, parsed batch by batch when asked for: each batch's
+/// pieces (whole examples each) in parallel on the current rayon pool, so parsing the next
+/// batch overlaps learning from the current one and idle threads join in. Each example holds
+/// the shared features then the labelled action's features, with
+/// `Logged { label: -cost, propensity: probability, explore: true }`. Every line is checked,
+/// labelled or not, and errors name the file and line; the first error in the file wins.
+pub struct CbAdfText<'a> {
+    path: &'a Path,
+    data: &'a [u8],
+    /// Piece starts, then the end of the text.
+    bounds: Vec<usize>,
+}
+
+impl<'a> CbAdfText<'a> {
+    /// `data`, the text of `path`, in batches of about [`BATCH_EXAMPLES`] examples.
+    pub fn new(path: &'a Path, data: &'a [u8]) -> Self {
+        Self::in_pieces(path, data, piece_bytes(data))
     }
-    data.len().div_ceil(chunks).max(1)
+
+    /// Pieces of about `bytes` bytes, split at blank lines.
+    fn in_pieces(path: &'a Path, data: &'a [u8], bytes: usize) -> Self {
+        let mut bounds = vec![0];
+        while let Some(&last) = bounds.last()
+            && last < data.len()
+        {
+            bounds.push(next_boundary(data, last.saturating_add(bytes.max(1))));
+        }
+        CbAdfText { path, data, bounds }
+    }
+
+    fn pieces(&self) -> usize {
+        self.bounds.len().saturating_sub(1)
+    }
+
+    fn parse(&self, piece: usize) -> Result<Batch, BanditError> {
+        let (start, end) = (self.bounds[piece], self.bounds[piece + 1]);
+        parse_training_chunk(&self.data[start..end]).map_err(|bad| BanditError::Parse {
+            path: self.path.to_path_buf(),
+            line: lines_before(self.data, start) + bad.line,
+            reason: bad.reason,
+        })
+    }
+
+    /// Every batch, parsed in parallel.
+    pub fn parse_all(&self) -> Result<Vec<Batch>, BanditError> {
+        use rayon::prelude::*;
+        let parsed: Vec<Result<Cow<'_, Batch>, BanditError>> = (0..self.batches())
+            .into_par_iter()
+            .map(|k| self.batch(k))
+            .collect();
+        parsed
+            .into_iter()
+            .map(|b| b.map(Cow::into_owned))
+            .filter(|b| !b.as_ref().is_ok_and(Batch::is_empty))
+            .collect()
+    }
+}
+
+impl Examples for CbAdfText<'_> {
+    fn batches(&self) -> usize {
+        self.pieces().div_ceil(PIECES)
+    }
+
+    fn batch(&self, k: usize) -> Result<Cow<'_, Batch>, BanditError> {
+        use rayon::prelude::*;
+        let pieces = k * PIECES..((k + 1) * PIECES).min(self.pieces());
+        let parsed: Vec<Result<Batch, BanditError>> =
+            pieces.into_par_iter().map(|p| self.parse(p)).collect();
+        let mut batch = Batch::default();
+        for piece in parsed {
+            batch.append(&piece?);
+        }
+        Ok(Cow::Owned(batch))
+    }
+
+    fn logged(&self) -> Result<Box<dyn Iterator<Item = Logged> + '_>, BanditError> {
+        let batches = self.parse_all()?;
+        let logged: Vec<Logged> = batches.iter().flat_map(|b| b.logged()).collect();
+        Ok(Box::new(logged.into_iter()))
+    }
 }
 
 /// Parses `data` (the text of `path`) into training batches of about [`BATCH_EXAMPLES`]
-/// examples, in file order. Each example holds the shared features then the labelled action's
-/// features, with `Logged { label: -cost, propensity: probability, explore: true }`. Every
-/// line is checked, labelled or not; the first error in the file is returned. Chunks of the
-/// buffer, split at blank lines, are parsed in parallel on the current rayon pool.
+/// examples, in file order, in parallel (see [`CbAdfText`]).
 pub fn read_training(path: &Path, data: &[u8]) -> Result<Vec<Batch>, BanditError> {
-    read_training_in_chunks(path, data, chunk_bytes(data))
+    CbAdfText::new(path, data).parse_all()
 }
 
-/// [`read_training`] with chunks of about `chunk` bytes.
+/// [`read_training`] with pieces of about `chunk` bytes.
+#[cfg(test)]
 fn read_training_in_chunks(
     path: &Path,
     data: &[u8],
     chunk: usize,
 ) -> Result<Vec<Batch>, BanditError> {
-    use rayon::prelude::*;
-    let mut bounds = vec![0];
-    while let Some(&last) = bounds.last()
-        && last < data.len()
-    {
-        bounds.push(next_boundary(data, last.saturating_add(chunk.max(1))));
-    }
-    let parsed: Vec<Result<Batch, Bad>> = bounds
-        .par_windows(2)
-        .map(|w| parse_training_chunk(&data[w[0]..w[1]]))
-        .collect();
-    let mut batches = Vec::with_capacity(parsed.len());
-    for (k, p) in parsed.into_iter().enumerate() {
-        match p {
-            Ok(b) if b.is_empty() => {}
-            Ok(b) => batches.push(b),
-            Err(bad) => {
-                return Err(BanditError::Parse {
-                    path: path.to_path_buf(),
-                    line: lines_before(data, bounds[k]) + bad.line,
-                    reason: bad.reason,
-                });
-            }
-        }
-    }
-    Ok(batches)
+    CbAdfText::in_pieces(path, data, chunk).parse_all()
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1360,6 +1413,27 @@ shared |User country=4
     }
 
     #[test]
+    fn training_while_parsing_equals_training_on_parsed_batches() {
+        use crate::model::{ModelConfig, RewardModel};
+        use crate::train::{TrainConfig, fit};
+        let text = generated(3000);
+        let streamed = CbAdfText::in_pieces(path(), text.as_bytes(), 2048);
+        assert!(streamed.batches() > 2);
+        let train = |data: &dyn Fn(&mut RewardModel) -> crate::train::TrainStats| {
+            let mut m = RewardModel::new(ModelConfig::default()).unwrap();
+            let stats = data(&mut m);
+            (stats, m)
+        };
+        let config = TrainConfig::default();
+        let (s1, m1) = train(&|m| fit(m, &streamed, &config, |_, _| {}).unwrap());
+        let parsed = read_training(path(), text.as_bytes()).unwrap();
+        let (s2, m2) = train(&|m| fit(m, parsed.as_slice(), &config, |_, _| {}).unwrap());
+        assert_eq!(s1.examples, 3000);
+        assert_eq!(s1, s2);
+        assert_eq!(m1, m2);
+    }
+
+    #[test]
     fn parallel_chunks_equal_one_chunk() {
         let text = generated(5000);
         let one = read_training_in_chunks(path(), text.as_bytes(), usize::MAX).unwrap();
@@ -1368,7 +1442,7 @@ shared |User country=4
         assert_eq!(expected.len(), 5000);
         for chunk in [1, 7, 100, 4096, 100_000] {
             let many = read_training_in_chunks(path(), text.as_bytes(), chunk).unwrap();
-            assert!(chunk > 100_000 || many.len() > 1);
+            assert!(chunk > 4096 || many.len() > 1);
             assert_eq!(rows(&many), expected, "chunk {chunk}");
         }
         assert_eq!(

@@ -7,9 +7,9 @@
 //! hour x genre effects), then times reading, parsing and training from that file and scores
 //! the learned greedy policy against the hidden click model, exactly, over all 180 contexts.
 
-use crate::train::{ModelArgs, read_vw, train_on};
+use crate::train::{ModelArgs, train_vw};
 use anyhow::{Context as _, Result};
-use bart_bandit::{Batch, Features, Namespace, RewardModel};
+use bart_bandit::{Features, Namespace, RewardModel};
 use clap::{Args, Subcommand};
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -251,19 +251,10 @@ fn train(args: BenchTrainArgs) -> Result<ExitCode> {
     let mut optimal = (0.0, 0.0);
     for _ in 0..args.repeat.max(1) {
         let start = Instant::now();
-        let batches = args.model.with_threads(|| read_vw(&file))??;
-        let read_seconds = start.elapsed().as_secs_f64();
-        let n = batches.iter().map(Batch::len).sum::<usize>();
         let mut model = RewardModel::new(model_config.clone())?;
-        let stats = args.model.with_threads(|| {
-            train_on(
-                &mut model,
-                batches.as_slice(),
-                n as u64,
-                &train_config,
-                args.quiet,
-            )
-        })??;
+        let (stats, read_seconds) =
+            train_vw(&file, &mut model, &args.model, &train_config, args.quiet)?;
+        let n = stats.examples;
         let seconds = start.elapsed().as_secs_f64();
         let (best, uniform, learned) = rates(&truth, &greedy_actions(&model));
         optimal = (best, uniform);
@@ -298,7 +289,7 @@ fn train(args: BenchTrainArgs) -> Result<ExitCode> {
     );
     for (k, r) in report.runs.iter().enumerate() {
         println!(
-            "  run {}: {:.2} s ({:.2} s reading and parsing), {:.0} examples/s, progressive log-loss {:.4}, greedy click rate {:.4}",
+            "  run {}: {:.2} s ({:.2} s reading the file), {:.0} examples/s, progressive log-loss {:.4}, greedy click rate {:.4}",
             k + 1,
             r.seconds,
             r.read_seconds,

@@ -2,8 +2,9 @@
 
 use crate::data::Data;
 use anyhow::{Context as _, Result, bail};
+use bart_bandit::vw::CbAdfText;
 use bart_bandit::{
-    Batch, CardExamples, Examples, Interactions, ModelConfig, ModelKind, Optimizer, RewardModel,
+    CardExamples, Examples, Interactions, ModelConfig, ModelKind, Optimizer, RewardModel,
     TrainConfig, TrainStats, Weighting, fit,
 };
 use bart_log::JoinQuery;
@@ -191,13 +192,13 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
                     "--policy and --exploration-only apply to bart logs only (every cb_adf example counts as exploration)"
                 );
             }
-            let batches = args.model.with_threads(|| read_vw(&args.input))??;
-            let read = start.elapsed().as_secs_f64();
-            let n = batches.iter().map(Batch::len).sum::<usize>() as u64;
-            let stats = args.model.with_threads(|| {
-                train_on(&mut model, batches.as_slice(), n, &train_config, args.quiet)
-            })??;
-            (stats, read)
+            train_vw(
+                &args.input,
+                &mut model,
+                &args.model,
+                &train_config,
+                args.quiet,
+            )?
         }
     };
     model.save(&args.out)?;
@@ -219,8 +220,22 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Reads and parses a VW `cb_adf` file into training batches.
-pub fn read_vw(path: &Path) -> Result<Vec<Batch>> {
+/// Trains on a VW `cb_adf` file: the file is read into memory, then parsed chunk by chunk
+/// on one thread while the model learns from the previous chunk on another. Returns the
+/// statistics and the seconds spent reading the file.
+pub fn train_vw(
+    path: &Path,
+    model: &mut RewardModel,
+    args: &ModelArgs,
+    config: &TrainConfig,
+    quiet: bool,
+) -> Result<(TrainStats, f64)> {
+    let start = Instant::now();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(bart_bandit::vw::read_training(path, &bytes)?)
+    let read = start.elapsed().as_secs_f64();
+    let text = CbAdfText::new(path, &bytes);
+    // Examples end with a blank line: a count for the progress bar.
+    let total = memchr::memmem::find_iter(&bytes, b"\n\n").count() as u64;
+    let stats = args.with_threads(|| train_on(model, &text, total, config, quiet))??;
+    Ok((stats, read))
 }
