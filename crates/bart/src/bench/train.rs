@@ -1,5 +1,3 @@
-//! `bart bench`: measured performance on fixed synthetic workloads.
-//!
 //! `bart bench train` writes a logged contextual-bandit data set as Vowpal Wabbit `cb_adf`
 //! text (1,000,000 examples x 10 actions by default: shared features country (10 values),
 //! hour (6) and device (3); action features action id and genre (5); uniform logging,
@@ -10,7 +8,7 @@
 use crate::train::{ModelArgs, train_vw};
 use anyhow::{Context as _, Result};
 use bart_bandit::{Features, Namespace, RewardModel};
-use clap::{Args, Subcommand};
+use clap::Args;
 use rand::{RngExt, SeedableRng};
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::Serialize;
@@ -18,12 +16,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
-
-#[derive(Subcommand)]
-pub enum BenchCommand {
-    /// Training throughput from a VW cb_adf file, and the learned policy's true click rate.
-    Train(BenchTrainArgs),
-}
 
 #[derive(Args)]
 pub struct BenchTrainArgs {
@@ -47,12 +39,6 @@ pub struct BenchTrainArgs {
     /// No progress bars.
     #[arg(long)]
     quiet: bool,
-}
-
-pub fn run(command: BenchCommand) -> Result<ExitCode> {
-    match command {
-        BenchCommand::Train(args) => train(args),
-    }
 }
 
 /// Version of the generator, in the file name: a changed generator never reuses old files.
@@ -221,7 +207,7 @@ struct Report {
     uniform_click_rate: f64,
 }
 
-fn train(args: BenchTrainArgs) -> Result<ExitCode> {
+pub fn run(args: BenchTrainArgs) -> Result<ExitCode> {
     let model_config = args.model.model_config()?;
     let train_config = args.model.train_config()?;
     std::fs::create_dir_all(&args.dir)

@@ -1,0 +1,23 @@
+//! `bart bench`: measured performance on fixed synthetic workloads.
+
+mod page;
+mod train;
+
+use anyhow::Result;
+use clap::Subcommand;
+use std::process::ExitCode;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Training throughput from a VW cb_adf file, and the learned policy's true click rate.
+    Train(train::BenchTrainArgs),
+    /// Page latency on one thread: candidates, scores, draws and exact propensities.
+    Page(page::BenchPageArgs),
+}
+
+pub fn run(command: BenchCommand) -> Result<ExitCode> {
+    match command {
+        BenchCommand::Train(args) => train::run(args),
+        BenchCommand::Page(args) => page::run(args),
+    }
+}

@@ -1,0 +1,212 @@
+//! `bart bench page`: the latency of one home page on one thread, from context to a page with
+//! exact propensities: candidate shelves, reward-model scores for every (item, explanation)
+//! pair, then the policy's draws and the slot marginals.
+//!
+//! The shape is the one BaRT serves at scale: 10 shelves x 10 cards chosen from about 30
+//! candidate shelves of up to 100 items (about 3,000 pairs), scored by a factorization
+//! machine of rank 32 trained on simulated logs.
+
+use anyhow::Result;
+use bart_bandit::{
+    CandidateConfig, CardExamples, EpsilonGreedy, LoggedCard, ModelConfig, PageConfig,
+    RewardModel, Slot, TrainConfig, Weighting, assemble, fit,
+};
+use bart_core::{ImpressionId, ListenerId};
+use bart_sim::experiment::build_recommender;
+use bart_sim::{Listening, World, WorldConfig};
+use clap::Args;
+use rand::{RngExt, SeedableRng};
+use rand_xoshiro::Xoshiro256PlusPlus;
+use serde::Serialize;
+use std::process::ExitCode;
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct BenchPageArgs {
+    /// Pages to time (each for another listener and time).
+    #[arg(long, default_value_t = 2_000)]
+    pages: usize,
+    /// Embedding rank of the FM2 reward model.
+    #[arg(long, default_value_t = 32)]
+    rank: usize,
+    /// Shelves per page.
+    #[arg(long, default_value_t = 10)]
+    rows: usize,
+    /// Cards per shelf.
+    #[arg(long, default_value_t = 10)]
+    cards: usize,
+    /// Items per candidate shelf.
+    #[arg(long, default_value_t = 100)]
+    items_per_shelf: usize,
+    /// Seed of the world and of the listeners' visits.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Serialize)]
+struct Quantiles {
+    p50: f64,
+    p90: f64,
+    p99: f64,
+    max: f64,
+    mean: f64,
+}
+
+impl Quantiles {
+    /// Microseconds.
+    fn of(mut xs: Vec<f64>) -> Self {
+        xs.sort_by(f64::total_cmp);
+        let at = |q: f64| xs[((xs.len() - 1) as f64 * q).round() as usize];
+        Quantiles {
+            p50: at(0.5),
+            p90: at(0.9),
+            p99: at(0.99),
+            max: xs[xs.len() - 1],
+            mean: xs.iter().sum::<f64>() / xs.len() as f64,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Report {
+    pages: usize,
+    mean_candidate_shelves: f64,
+    mean_candidate_pairs: f64,
+    mean_cards: f64,
+    /// Microseconds per page.
+    total: Quantiles,
+    candidates: Quantiles,
+    scoring: Quantiles,
+    assembly: Quantiles,
+}
+
+pub fn run(args: BenchPageArgs) -> Result<ExitCode> {
+    let world = World::generate(&WorldConfig {
+        seed: args.seed,
+        ..WorldConfig::default()
+    })?;
+    let candidates = CandidateConfig {
+        items_per_shelf: args.items_per_shelf,
+        recent_artists: 10,
+        top_genres: 8,
+        discover_genres: 10,
+    };
+    let page = PageConfig {
+        rows: args.rows,
+        cards_per_shelf: args.cards,
+        min_cards: 3,
+    };
+    let rec = build_recommender(&world, candidates, page.clone())?;
+    let listening = Listening::new(&world);
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.seed);
+    let n = world.listeners.len() as u32;
+    let contexts: Vec<_> = (0..args.pages + 300)
+        .map(|_| {
+            let listener = ListenerId(rng.random_range(0..n));
+            let ts = world.config.start + rng.random_range(0..7 * bart_sim::world::DAY);
+            listening.context(&world, listener, ts, &mut rng)
+        })
+        .collect();
+    let (train, timed) = contexts.split_at(300);
+
+    // A rank-32 FM2 trained on every candidate pair of 300 visits, labelled with the
+    // simulator's stream probability at a random slot.
+    let mut cards = Vec::new();
+    for ctx in train {
+        for shelf in rec.candidates(ctx) {
+            for &item in &shelf.items {
+                let slot = Slot {
+                    row: rng.random_range(0..args.rows as u16),
+                    column: rng.random_range(0..args.cards as u16),
+                };
+                let p = world.stream_probability(ctx, item, &shelf.explanation, slot.row, slot.column, 0);
+                cards.push(LoggedCard {
+                    context: ctx,
+                    explanation: shelf.explanation,
+                    item,
+                    slot,
+                    propensity: 1.0,
+                    reward: p,
+                    explore: true,
+                });
+            }
+        }
+    }
+    let mut model = RewardModel::new(ModelConfig {
+        rank: args.rank,
+        ..ModelConfig::default()
+    })?;
+    let examples = CardExamples {
+        recommender: &rec,
+        cards: &cards,
+        batch_size: 65_536,
+    };
+    let config = TrainConfig {
+        weighting: Weighting::None,
+        ..TrainConfig::default()
+    };
+    fit(&mut model, &examples, &config, |_, _| {})?;
+
+    let policy = EpsilonGreedy::new(0.1)?;
+    let (mut total, mut cand, mut scoring, mut assembly) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut shelves, mut pairs, mut shown) = (0usize, 0usize, 0usize);
+    let micros = |a: Instant, b: Instant| (b - a).as_secs_f64() * 1e6;
+    for (k, ctx) in timed.iter().enumerate() {
+        let t0 = Instant::now();
+        let c = rec.candidates(ctx);
+        let t1 = Instant::now();
+        let scored = rec.score(ctx, c, Some(&model));
+        let t2 = Instant::now();
+        let page = assemble(&scored, &policy, rec.page_config(), ImpressionId(k as u64));
+        let t3 = Instant::now();
+        total.push(micros(t0, t3));
+        cand.push(micros(t0, t1));
+        scoring.push(micros(t1, t2));
+        assembly.push(micros(t2, t3));
+        shelves += scored.len();
+        pairs += scored.iter().map(|s| s.items.len()).sum::<usize>();
+        shown += std::hint::black_box(page).card_count();
+    }
+    let m = timed.len() as f64;
+    let report = Report {
+        pages: timed.len(),
+        mean_candidate_shelves: shelves as f64 / m,
+        mean_candidate_pairs: pairs as f64 / m,
+        mean_cards: shown as f64 / m,
+        total: Quantiles::of(total),
+        candidates: Quantiles::of(cand),
+        scoring: Quantiles::of(scoring),
+        assembly: Quantiles::of(assembly),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "bart bench page: {} pages of {} x {} on one thread; {:.1} candidate shelves, {:.0} (item, explanation) pairs and {:.1} cards per page; FM2 rank {}",
+        report.pages,
+        args.rows,
+        args.cards,
+        report.mean_candidate_shelves,
+        report.mean_candidate_pairs,
+        report.mean_cards,
+        args.rank
+    );
+    println!("  microseconds      p50      p90      p99      max     mean");
+    for (name, q) in [
+        ("whole page", &report.total),
+        ("candidates", &report.candidates),
+        ("scoring", &report.scoring),
+        ("draws + marginals", &report.assembly),
+    ] {
+        println!(
+            "  {name:<17} {:>7.0}  {:>7.0}  {:>7.0}  {:>7.0}  {:>7.0}",
+            q.p50, q.p90, q.p99, q.max, q.mean
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
