@@ -143,7 +143,14 @@ pub fn card_features(
     slot: Slot,
     out: &mut impl FeatureSink,
 ) {
-    let kind = explanation.kind() as u64;
+    item_features(item, out);
+    explanation_features(explanation, out);
+    relation_features(ctx, affinity, item, explanation, out);
+    position_features(slot, out);
+}
+
+/// The item namespace: the same in every context.
+pub fn item_features(item: &Item, out: &mut impl FeatureSink) {
     out.namespace("i");
     out.add("item", u64::from(item.id.0));
     out.add("artist", u64::from(item.artist.0));
@@ -151,9 +158,25 @@ pub fn card_features(
     out.add("kind", item.kind as u64);
     out.add("popularity", (item.popularity * 10.0) as u64);
     out.add("release", u64::from(item.release_day / 1826));
+}
+
+/// The explanation namespace: the same for every card of a shelf.
+pub fn explanation_features(explanation: &Explanation, out: &mut impl FeatureSink) {
+    let kind = explanation.kind() as u64;
     out.namespace("e");
     out.add("kind", kind);
     out.add("instance", (kind << 32) | u64::from(explanation.arg()));
+}
+
+/// The relation namespace: how item and explanation relate to this listener.
+pub fn relation_features(
+    ctx: &Context,
+    affinity: &Affinity,
+    item: &Item,
+    explanation: &Explanation,
+    out: &mut impl FeatureSink,
+) {
+    let kind = explanation.kind() as u64;
     out.namespace("r");
     let genre_share = affinity.genre(ctx.listener, item.genre());
     let artist_share = affinity.artist(ctx.listener, item.artist);
@@ -175,6 +198,10 @@ pub fn card_features(
     );
     out.real("genre_share", genre_share);
     out.real("artist_share", artist_share);
+}
+
+/// The position namespace.
+pub fn position_features(slot: Slot, out: &mut impl FeatureSink) {
     out.namespace("p");
     out.add("row", u64::from(slot.row));
     out.add("column", u64::from(slot.column));

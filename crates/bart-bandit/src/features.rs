@@ -5,7 +5,6 @@
 use crate::error::BanditError;
 use crate::hash::{cross, hash_bytes};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 
 /// A hashed sparse feature: id (reduced to a bucket by the model's mask) and value.
 pub type Feature = (u32, f32);
@@ -37,16 +36,19 @@ impl Namespace {
     }
 
     /// The id of the feature `key=value` (the same id VW text `key=value` gets).
-    pub fn id_of(&self, key: &str, value: impl std::fmt::Display) -> u32 {
+    pub fn id_of(&self, key: &str, value: impl itoa::Integer) -> u32 {
+        let mut digits = itoa::Buffer::new();
+        let digits = digits.format(value).as_bytes();
+        let len = key.len() + 1 + digits.len();
         let mut buf = [0u8; 64];
-        let mut w = &mut buf[..];
-        if write!(w, "{key}={value}").is_ok() {
-            let len = 64 - w.len();
-            self.id(&buf[..len])
-        } else {
+        if len > buf.len() {
             // Longer than the stack buffer: the same bytes, on the heap.
-            self.id(format!("{key}={value}").as_bytes())
+            return self.id(&[key.as_bytes(), b"=", digits].concat());
         }
+        buf[..key.len()].copy_from_slice(key.as_bytes());
+        buf[key.len()] = b'=';
+        buf[key.len() + 1..len].copy_from_slice(digits);
+        self.id(&buf[..len])
     }
 }
 
@@ -117,7 +119,7 @@ impl Features {
     }
 
     /// Adds `key=value` with value 1 to the current namespace of `ns`.
-    pub fn add(&mut self, ns: &Namespace, key: &str, value: impl std::fmt::Display) {
+    pub fn add(&mut self, ns: &Namespace, key: &str, value: impl itoa::Integer) {
         self.push(ns.id_of(key, value), 1.0);
     }
 

@@ -257,13 +257,79 @@ fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// Per-factor sums of one forward pass.
+/// Per-factor power sums of the embedding terms a = v_f x of a set of features: `s1`, `s2`
+/// over 2nd-order embeddings, then `t1`, `t2`, `t3` over 3rd-order ones, `r2` or `r3` values
+/// each. They add up over disjoint sets of features, and give the interaction terms.
 struct Sums {
-    /// Σ v_f x over 2nd-order embeddings.
-    s1: [f32; MAX_RANK],
-    /// Σ u_f x and e2 = Σ_{i<j} a_i a_j over 3rd-order embeddings (a = u_f x).
-    t1: [f32; MAX_RANK],
-    e2: [f32; MAX_RANK],
+    r2: usize,
+    r3: usize,
+    values: [f32; 5 * MAX_RANK],
+}
+
+impl Sums {
+    fn new(r2: usize, r3: usize) -> Self {
+        Sums {
+            r2,
+            r3,
+            values: [0.0; 5 * MAX_RANK],
+        }
+    }
+
+    fn len(&self) -> usize {
+        2 * self.r2 + 3 * self.r3
+    }
+
+    fn s1(&self) -> &[f32] {
+        &self.values[..self.r2]
+    }
+
+    fn t(&self, power: usize) -> &[f32] {
+        &self.values[2 * self.r2 + (power - 1) * self.r3..][..self.r3]
+    }
+
+    /// Σ_{i<j} a_i a_j for every 3rd-order factor.
+    fn e2(&self, f: usize) -> f32 {
+        let (t1, t2) = (self.t(1)[f], self.t(2)[f]);
+        0.5 * (t1 * t1 - t2)
+    }
+
+    fn interactions(&self) -> f64 {
+        interactions(self.r2, self.r3, |i| self.values[i])
+    }
+}
+
+/// The pairwise and three-way terms of the logit from power sums laid out as in [`Sums`]
+/// (`sum(i)` is value `i`): Σ_f (s1² - s2) / 2 + Σ_f (t1³ - 3 t1 t2 + 2 t3) / 6.
+fn interactions(r2: usize, r3: usize, sum: impl Fn(usize) -> f32) -> f64 {
+    let mut out = 0.0;
+    for f in 0..r2 {
+        let (s1, s2) = (sum(f), sum(r2 + f));
+        out += 0.5 * f64::from(s1 * s1 - s2);
+    }
+    let t = 2 * r2;
+    for f in 0..r3 {
+        let (p1, p2, p3) = (sum(t + f), sum(t + r3 + f), sum(t + 2 * r3 + f));
+        out += f64::from(p1 * p1 * p1 - 3.0 * p1 * p2 + 2.0 * p3) / 6.0;
+    }
+    out
+}
+
+/// The part of a score that a group of namespace features contributes (their linear sum and
+/// power sums). Scores of examples made of disjoint groups, such as a page's context, a
+/// shelf's explanation and an item, combine partials instead of revisiting every feature;
+/// see [`RewardModel::predict_parts`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct Partial {
+    linear: f64,
+    sums: Vec<f32>,
+}
+
+impl Partial {
+    /// Back to no features.
+    pub fn clear(&mut self) {
+        self.linear = 0.0;
+        self.sums.fill(0.0);
+    }
 }
 
 impl RewardModel {
@@ -313,46 +379,81 @@ impl RewardModel {
         self.config.interactions.for_each(x, visit);
     }
 
-    fn forward(&self, x: &Example<'_>) -> (f64, Sums) {
+    /// Adds the namespace features of `x` to a linear sum and to power sums.
+    fn accumulate(&self, x: &Example<'_>, linear: &mut f64, sums: &mut [f32]) {
         let (r2, r3) = (self.config.order2(), self.config.order3());
-        let mut sums = Sums {
-            s1: [0.0; MAX_RANK],
-            t1: [0.0; MAX_RANK],
-            e2: [0.0; MAX_RANK],
-        };
-        let mut logit = 0.0f64;
-        self.for_each_linear(x, |id, v| {
+        let (s1, rest) = sums.split_at_mut(r2);
+        let (s2, rest) = rest.split_at_mut(r2);
+        let (t1, rest) = rest.split_at_mut(r3);
+        let (t2, t3) = rest.split_at_mut(r3);
+        for (id, v) in x.atoms() {
+            let row = &self.rows[self.row(id)..][..1 + r2 + r3];
+            *linear += f64::from(row[0] * v);
+            for ((p1, p2), &w) in s1.iter_mut().zip(s2.iter_mut()).zip(&row[1..1 + r2]) {
+                let a = w * v;
+                *p1 += a;
+                *p2 += a * a;
+            }
+            for (((p1, p2), p3), &u) in t1
+                .iter_mut()
+                .zip(t2.iter_mut())
+                .zip(t3.iter_mut())
+                .zip(&row[1 + r2..])
+            {
+                let a = u * v;
+                *p1 += a;
+                *p2 += a * a;
+                *p3 += a * a * a;
+            }
+        }
+    }
+
+    fn forward(&self, x: &Example<'_>) -> (f64, Sums) {
+        let mut sums = Sums::new(self.config.order2(), self.config.order3());
+        let n = sums.len();
+        let mut logit = f64::from(self.rows[self.row(self.constant)]);
+        self.accumulate(x, &mut logit, &mut sums.values[..n]);
+        self.config.interactions.for_each(x, |id, v| {
             logit += f64::from(self.rows[self.row(id)] * v);
         });
-        if r2 == 0 {
-            return (logit, sums);
+        (logit + sums.interactions(), sums)
+    }
+
+    /// True when scores combine from [`Partial`]s: without crosses, which join features of
+    /// two groups.
+    pub fn decomposes(&self) -> bool {
+        self.config.interactions.is_empty()
+    }
+
+    /// A partial of no features.
+    pub fn partial(&self) -> Partial {
+        Partial {
+            linear: 0.0,
+            sums: vec![0.0; Sums::new(self.config.order2(), self.config.order3()).len()],
         }
-        let mut s2 = [0.0f32; MAX_RANK];
-        let mut t2 = [0.0f32; MAX_RANK];
-        let mut t3 = [0.0f32; MAX_RANK];
-        for (id, v) in x.atoms() {
-            let row = &self.rows[self.row(id) + 1..][..r2 + r3];
-            for ((s1, s2), &w) in sums.s1.iter_mut().zip(&mut s2).zip(&row[..r2]) {
-                let a = w * v;
-                *s1 += a;
-                *s2 += a * a;
+    }
+
+    /// Adds the namespace features of `x` to `part`.
+    pub fn add_to(&self, part: &mut Partial, x: &Example<'_>) {
+        self.accumulate(x, &mut part.linear, &mut part.sums);
+    }
+
+    /// The probability of reward 1 of an example made of the features of `parts` (disjoint
+    /// groups; at least one): equal to [`predict`](Self::predict) up to rounding when the
+    /// model [`decomposes`](Self::decomposes). `scratch` is a partial of this model to sum in.
+    pub fn predict_parts(&self, parts: &[&Partial], scratch: &mut Partial) -> f64 {
+        let mut logit = f64::from(self.rows[self.row(self.constant)]);
+        scratch.sums.copy_from_slice(&parts[0].sums);
+        for p in parts {
+            logit += p.linear;
+        }
+        for p in &parts[1..] {
+            for (a, b) in scratch.sums.iter_mut().zip(&p.sums) {
+                *a += b;
             }
-            for f in 0..r3 {
-                let a = row[r2 + f] * v;
-                sums.t1[f] += a;
-                t2[f] += a * a;
-                t3[f] += a * a * a;
-            }
         }
-        for (s1, s2) in sums.s1.iter().zip(&s2).take(r2) {
-            logit += 0.5 * f64::from(s1 * s1 - s2);
-        }
-        for f in 0..r3 {
-            let (p1, p2, p3) = (sums.t1[f], t2[f], t3[f]);
-            logit += f64::from(p1 * p1 * p1 - 3.0 * p1 * p2 + 2.0 * p3) / 6.0;
-            sums.e2[f] = 0.5 * (p1 * p1 - p2);
-        }
-        (logit, sums)
+        let (r2, r3) = (self.config.order2(), self.config.order3());
+        sigmoid(logit + interactions(r2, r3, |i| scratch.sums[i]))
     }
 
     /// The score's log-odds.
@@ -384,12 +485,12 @@ impl RewardModel {
             let at = g.embeddings.len();
             g.embeddings.resize(at + r2 + r3, 0.0);
             let (out2, out3) = g.embeddings[at..].split_at_mut(r2);
-            for ((o, &s1), &w) in out2.iter_mut().zip(&sums.s1[..r2]).zip(&row[..r2]) {
+            for ((o, &s1), &w) in out2.iter_mut().zip(sums.s1()).zip(&row[..r2]) {
                 *o = dloss * v * (s1 - w * v);
             }
             for (f, (o, &u)) in out3.iter_mut().zip(&row[r2..]).enumerate() {
                 let a = u * v;
-                *o = dloss * v * (sums.e2[f] - a * (sums.t1[f] - a));
+                *o = dloss * v * (sums.e2(f) - a * (sums.t(1)[f] - a));
             }
         }
     }

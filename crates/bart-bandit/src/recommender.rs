@@ -1,14 +1,18 @@
 //! The serving engine: catalog and shared models in, explained pages out.
 
 use crate::candidates::{self, CandidateConfig, CandidateShelf, ItemIndex};
-use crate::card_features::{Hashing, Slot, card_features, context_features};
+use crate::card_features::{
+    Hashing, Slot, card_features, context_features, explanation_features, item_features,
+    position_features, relation_features,
+};
 use crate::error::BanditError;
 use crate::features::{Example, Features, Mark};
-use crate::model::RewardModel;
+use crate::model::{Partial, RewardModel};
 use crate::page::{self, PageConfig, ScoredShelf};
 use crate::policy::EpsilonGreedy;
 use bart_core::{Catalog, Context, Explanation, ImpressionId, ItemId, Page};
 use bart_models::SharedModels;
+use std::collections::HashMap;
 
 /// Everything needed to build a page except the reward model and the policy, which change
 /// as the loop learns.
@@ -80,23 +84,88 @@ impl Recommender {
         candidates: Vec<CandidateShelf>,
         model: Option<&RewardModel>,
     ) -> Vec<ScoredShelf> {
-        let mut features = CardFeaturiser::new(self);
+        let scores: Vec<Vec<f64>> = match model {
+            None => candidates
+                .iter()
+                .map(|c| vec![0.0; c.items.len()])
+                .collect(),
+            Some(m) if m.decomposes() => self.score_by_parts(ctx, &candidates, m),
+            Some(m) => {
+                let mut features = CardFeaturiser::new(self);
+                candidates
+                    .iter()
+                    .map(|c| {
+                        let card = |&i: &ItemId| {
+                            m.predict(&features.card(ctx, i, &c.explanation, Slot::TOP_LEFT))
+                        };
+                        c.items.iter().map(card).collect()
+                    })
+                    .collect()
+            }
+        };
         candidates
             .into_iter()
+            .zip(scores)
+            .map(|(c, scores)| ScoredShelf {
+                explanation: c.explanation,
+                items: c.items,
+                scores,
+            })
+            .collect()
+    }
+
+    /// The same scores from [`Partial`]s: the context and the position once per page, each
+    /// explanation once per shelf, each item once per page, and only the relation
+    /// features per (item, explanation).
+    fn score_by_parts(
+        &self,
+        ctx: &Context,
+        candidates: &[CandidateShelf],
+        m: &RewardModel,
+    ) -> Vec<Vec<f64>> {
+        let affinity = &self.shared.affinity;
+        let mut f = Features::default();
+        let mut part = |write: &mut dyn FnMut(&mut Hashing<'_>), into: &mut Partial| {
+            f.clear();
+            write(&mut Hashing::new(&mut f));
+            into.clear();
+            m.add_to(into, &f.example());
+        };
+        let mut context = m.partial();
+        part(&mut |h| context_features(ctx, affinity, h), &mut context);
+        let mut page = m.partial();
+        part(
+            &mut |h| {
+                context_features(ctx, affinity, h);
+                position_features(Slot::TOP_LEFT, h);
+            },
+            &mut page,
+        );
+        let mut items: HashMap<ItemId, Partial> = HashMap::new();
+        let (mut shelf, mut relation, mut scratch) = (m.partial(), m.partial(), m.partial());
+        candidates
+            .iter()
             .map(|c| {
-                let scores = match model {
-                    Some(m) => c
-                        .items
-                        .iter()
-                        .map(|&i| m.predict(&features.card(ctx, i, &c.explanation, Slot::TOP_LEFT)))
-                        .collect(),
-                    None => vec![0.0; c.items.len()],
-                };
-                ScoredShelf {
-                    explanation: c.explanation,
-                    items: c.items,
-                    scores,
-                }
+                part(&mut |h| explanation_features(&c.explanation, h), &mut shelf);
+                c.items
+                    .iter()
+                    .map(|&i| {
+                        // Items missing from the catalog keep only the context's features.
+                        let Some(item) = self.catalog.item(i) else {
+                            return m.predict_parts(&[&context], &mut scratch);
+                        };
+                        let item_part = items.entry(i).or_insert_with(|| {
+                            let mut p = m.partial();
+                            part(&mut |h| item_features(item, h), &mut p);
+                            p
+                        });
+                        part(
+                            &mut |h| relation_features(ctx, affinity, item, &c.explanation, h),
+                            &mut relation,
+                        );
+                        m.predict_parts(&[&page, &shelf, item_part, &relation], &mut scratch)
+                    })
+                    .collect()
             })
             .collect()
     }

@@ -277,3 +277,43 @@ fn invalid_config_is_rejected() {
     .unwrap_err();
     assert!(err.to_string().contains("rank = 0"));
 }
+
+#[test]
+fn partials_of_disjoint_groups_combine_to_the_full_prediction() {
+    let (u, a) = (Namespace::new(b"User"), Namespace::new(b"Action"));
+    for kind in [ModelKind::Lr, ModelKind::Fm2, ModelKind::Fm3] {
+        let mut m = randomised(kind);
+        m.config.interactions = Interactions::default();
+        assert!(m.decomposes());
+        let (mut user, mut action) = (Features::default(), Features::default());
+        user.namespace(&u);
+        user.push(u.id(b"country=3"), 1.0);
+        user.push(u.id(b"age"), 0.7);
+        action.namespace(&a);
+        action.push(a.id(b"genre=2"), 1.0);
+        action.push(a.id(b"len"), 1.5);
+        let (mut pu, mut pa) = (m.partial(), m.partial());
+        m.add_to(&mut pu, &user.example());
+        m.add_to(&mut pa, &action.example());
+        let full = m.predict(&example_without_repeat().example());
+        let parts = m.predict_parts(&[&pu, &pa], &mut m.partial());
+        assert!((full - parts).abs() < 1e-6, "{kind:?}: {full} vs {parts}");
+        assert!((full - 0.5).abs() > 0.01, "{kind:?}: a trivial score");
+        pa.clear();
+        assert_eq!(pa, m.partial());
+    }
+    assert!(!randomised(ModelKind::Fm2).decomposes());
+}
+
+/// [`example`] without its repeated feature.
+fn example_without_repeat() -> Features {
+    let mut f = Features::default();
+    let (u, a) = (Namespace::new(b"User"), Namespace::new(b"Action"));
+    f.namespace(&u);
+    f.push(u.id(b"country=3"), 1.0);
+    f.push(u.id(b"age"), 0.7);
+    f.namespace(&a);
+    f.push(a.id(b"genre=2"), 1.0);
+    f.push(a.id(b"len"), 1.5);
+    f
+}

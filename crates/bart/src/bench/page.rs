@@ -8,8 +8,8 @@
 
 use anyhow::Result;
 use bart_bandit::{
-    CandidateConfig, CardExamples, EpsilonGreedy, LoggedCard, ModelConfig, PageConfig,
-    RewardModel, Slot, TrainConfig, Weighting, assemble, fit,
+    CandidateConfig, CardExamples, EpsilonGreedy, LoggedCard, ModelConfig, PageConfig, RewardModel,
+    Slot, TrainConfig, Weighting, assemble, fit,
 };
 use bart_core::{ImpressionId, ListenerId};
 use bart_sim::experiment::build_recommender;
@@ -122,7 +122,14 @@ pub fn run(args: BenchPageArgs) -> Result<ExitCode> {
                     row: rng.random_range(0..args.rows as u16),
                     column: rng.random_range(0..args.cards as u16),
                 };
-                let p = world.stream_probability(ctx, item, &shelf.explanation, slot.row, slot.column, 0);
+                let p = world.stream_probability(
+                    ctx,
+                    item,
+                    &shelf.explanation,
+                    slot.row,
+                    slot.column,
+                    0,
+                );
                 cards.push(LoggedCard {
                     context: ctx,
                     explanation: shelf.explanation,
