@@ -91,8 +91,8 @@ pub fn run(args: BenchPageArgs) -> Result<ExitCode> {
     let candidates = CandidateConfig {
         items_per_shelf: args.items_per_shelf,
         recent_artists: 10,
-        top_genres: 8,
-        discover_genres: 10,
+        top_genres: 10,
+        discover_genres: 14,
     };
     let page = PageConfig {
         rows: args.rows,
