@@ -6,7 +6,9 @@
 use crate::error::BanditError;
 use crate::features::{Example, Interactions, Namespace};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, RwLock};
 use xxhash_rust::xxh3::xxh3_64;
 
 /// The largest embedding rank (BaRT tried 10 to 200).
@@ -242,6 +244,26 @@ pub struct RewardModel {
     ready: Vec<u64>,
     /// Scratch for the gradient of one update.
     grad: Gradient,
+    /// Partials of feature groups that recur across examples (an item's features), by the
+    /// caller's key; emptied by every update.
+    memo: Memo,
+}
+
+/// A cache that is not part of the model's value: clones start empty, and it never makes two
+/// models unequal.
+#[derive(Debug, Default)]
+struct Memo(RwLock<HashMap<u64, Arc<Partial>>>);
+
+impl Clone for Memo {
+    fn clone(&self) -> Self {
+        Memo::default()
+    }
+}
+
+impl PartialEq for Memo {
+    fn eq(&self, _: &Memo) -> bool {
+        true
+    }
 }
 
 /// The gradient of one example's loss, without L2: (row index, value) of every linear weight,
@@ -351,6 +373,7 @@ impl RewardModel {
             rows: vec![0.0; n * width],
             ready: vec![0; n.div_ceil(64)],
             grad: Gradient::default(),
+            memo: Memo::default(),
             config,
         })
     }
@@ -438,6 +461,22 @@ impl RewardModel {
         self.accumulate(x, &mut part.linear, &mut part.sums);
     }
 
+    /// The partial of a group of features that `key` identifies, built by `build` (which adds
+    /// them to an empty partial) the first time and remembered until the next update. The key
+    /// must determine the features: an item's id, for the item namespace of one catalog.
+    pub fn memo_partial(&self, key: u64, build: impl FnOnce(&mut Partial)) -> Arc<Partial> {
+        let read = self.memo.0.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = read.get(&key) {
+            return Arc::clone(p);
+        }
+        drop(read);
+        let mut p = self.partial();
+        build(&mut p);
+        let p = Arc::new(p);
+        let mut write = self.memo.0.write().unwrap_or_else(|e| e.into_inner());
+        Arc::clone(write.entry(key).or_insert(p))
+    }
+
     /// The probability of reward 1 of an example made of the features of `parts` (disjoint
     /// groups; at least one): equal to [`predict`](Self::predict) up to rounding when the
     /// model [`decomposes`](Self::decomposes). `scratch` is a partial of this model to sum in.
@@ -518,6 +557,10 @@ impl RewardModel {
     /// One optimiser step on `weight * logloss(label, p)`. Returns the prediction made before
     /// the step (for progressive validation).
     pub fn update(&mut self, x: &Example<'_>, label: f64, weight: f64) -> f64 {
+        let memo = self.memo.0.get_mut().unwrap_or_else(|e| e.into_inner());
+        if !memo.is_empty() {
+            memo.clear();
+        }
         self.initialise(x);
         let (logit, sums) = self.forward(x);
         let p = sigmoid(logit);

@@ -12,7 +12,6 @@ use crate::page::{self, PageConfig, ScoredShelf};
 use crate::policy::EpsilonGreedy;
 use bart_core::{Catalog, Context, Explanation, ImpressionId, ItemId, Page};
 use bart_models::SharedModels;
-use std::collections::HashMap;
 
 /// Everything needed to build a page except the reward model and the policy, which change
 /// as the loop learns.
@@ -115,8 +114,8 @@ impl Recommender {
     }
 
     /// The same scores from [`Partial`]s: the context and the position once per page, each
-    /// explanation once per shelf, each item once per page, and only the relation
-    /// features per (item, explanation).
+    /// explanation once per shelf, each item once per model (remembered by the model), and
+    /// only the relation features per (item, explanation).
     fn score_by_parts(
         &self,
         ctx: &Context,
@@ -141,7 +140,6 @@ impl Recommender {
             },
             &mut page,
         );
-        let mut items: HashMap<ItemId, Partial> = HashMap::new();
         let (mut shelf, mut relation, mut scratch) = (m.partial(), m.partial(), m.partial());
         candidates
             .iter()
@@ -154,16 +152,14 @@ impl Recommender {
                         let Some(item) = self.catalog.item(i) else {
                             return m.predict_parts(&[&context], &mut scratch);
                         };
-                        let item_part = items.entry(i).or_insert_with(|| {
-                            let mut p = m.partial();
-                            part(&mut |h| item_features(item, h), &mut p);
-                            p
+                        let item_part = m.memo_partial(u64::from(i.0), |p| {
+                            part(&mut |h| item_features(item, h), p)
                         });
                         part(
                             &mut |h| relation_features(ctx, affinity, item, &c.explanation, h),
                             &mut relation,
                         );
-                        m.predict_parts(&[&page, &shelf, item_part, &relation], &mut scratch)
+                        m.predict_parts(&[&page, &shelf, &item_part, &relation], &mut scratch)
                     })
                     .collect()
             })

@@ -317,3 +317,28 @@ fn example_without_repeat() -> Features {
     f.push(a.id(b"len"), 1.5);
     f
 }
+
+#[test]
+fn remembered_partials_are_forgotten_by_the_next_update() {
+    let mut m = RewardModel::new(config(ModelKind::Fm2)).unwrap();
+    let f = example_without_repeat();
+    let builds = std::cell::Cell::new(0);
+    let build = |p: &mut Partial| {
+        builds.set(builds.get() + 1);
+        m.add_to(p, &f.example());
+    };
+    let first = m.memo_partial(7, build);
+    let again = m.memo_partial(7, |_| unreachable!("remembered"));
+    assert_eq!(first, again);
+    assert_eq!(builds.get(), 1);
+    m.update(&f.example(), 1.0, 1.0);
+    let mut rebuilt = 0;
+    let after = m.memo_partial(7, |p| {
+        rebuilt += 1;
+        m.add_to(p, &f.example());
+    });
+    assert_eq!(rebuilt, 1);
+    assert_ne!(*after, *first, "the update changed the weights");
+    // Clones start with an empty memo and compare equal.
+    assert_eq!(m.clone(), m);
+}
