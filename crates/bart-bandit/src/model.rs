@@ -5,8 +5,8 @@
 
 use crate::error::BanditError;
 use crate::features::{Example, Interactions, Namespace};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 use xxhash_rust::xxh3::xxh3_64;
@@ -252,7 +252,7 @@ pub struct RewardModel {
 /// A cache that is not part of the model's value: clones start empty, and it never makes two
 /// models unequal.
 #[derive(Debug, Default)]
-struct Memo(RwLock<HashMap<u64, Arc<Partial>>>);
+struct Memo(RwLock<FxHashMap<u64, Arc<Partial>>>);
 
 impl Clone for Memo {
     fn clone(&self) -> Self {
@@ -316,24 +316,25 @@ impl Sums {
     }
 
     fn interactions(&self) -> f64 {
-        interactions(self.r2, self.r3, |i| self.values[i])
+        interactions(self.r2, self.r3, &self.values[..self.len()])
     }
 }
 
-/// The pairwise and three-way terms of the logit from power sums laid out as in [`Sums`]
-/// (`sum(i)` is value `i`): Σ_f (s1² - s2) / 2 + Σ_f (t1³ - 3 t1 t2 + 2 t3) / 6.
-fn interactions(r2: usize, r3: usize, sum: impl Fn(usize) -> f32) -> f64 {
-    let mut out = 0.0;
-    for f in 0..r2 {
-        let (s1, s2) = (sum(f), sum(r2 + f));
-        out += 0.5 * f64::from(s1 * s1 - s2);
-    }
-    let t = 2 * r2;
-    for f in 0..r3 {
-        let (p1, p2, p3) = (sum(t + f), sum(t + r3 + f), sum(t + 2 * r3 + f));
-        out += f64::from(p1 * p1 * p1 - 3.0 * p1 * p2 + 2.0 * p3) / 6.0;
-    }
-    out
+/// The pairwise and three-way terms of the logit from power sums laid out as in [`Sums`]:
+/// Σ_f (s1² - s2) / 2 + Σ_f (t1³ - 3 t1 t2 + 2 t3) / 6.
+fn interactions(r2: usize, r3: usize, sums: &[f32]) -> f64 {
+    let (s1, rest) = sums.split_at(r2);
+    let (s2, rest) = rest.split_at(r2);
+    let (t1, rest) = rest.split_at(r3);
+    let (t2, t3) = rest.split_at(r3);
+    let pairs: f32 = s1.iter().zip(s2).map(|(a, b)| a * a - b).sum();
+    let triples: f32 = t1
+        .iter()
+        .zip(t2)
+        .zip(t3)
+        .map(|((p1, p2), p3)| p1 * p1 * p1 - 3.0 * p1 * p2 + 2.0 * p3)
+        .sum();
+    0.5 * f64::from(pairs) + f64::from(triples) / 6.0
 }
 
 /// The part of a score that a group of namespace features contributes (their linear sum and
@@ -492,7 +493,7 @@ impl RewardModel {
             }
         }
         let (r2, r3) = (self.config.order2(), self.config.order3());
-        sigmoid(logit + interactions(r2, r3, |i| scratch.sums[i]))
+        sigmoid(logit + interactions(r2, r3, &scratch.sums))
     }
 
     /// The score's log-odds.
