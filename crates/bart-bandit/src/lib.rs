@@ -22,7 +22,7 @@ pub use features::{Example, Features, Interactions, Namespace};
 pub use logged::{CardExamples, LoggedCard};
 pub use model::{ModelConfig, ModelKind, Optimizer, RewardModel};
 pub use page::{PageConfig, PageMarginals, ScoredShelf, assemble, seed_for};
-pub use policy::{EpsilonGreedy, Marginals, greedy};
+pub use policy::{EpsilonGreedy, EpsilonSchedule, Marginals, greedy};
 pub use recommender::{CardFeaturiser, Recommender};
 pub use train::{
     Batch, Examples, Logged, MAX_EPOCHS, MAX_WEIGHT, TrainConfig, TrainStats, Weighting, fit,

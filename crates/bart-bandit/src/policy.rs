@@ -6,6 +6,7 @@
 
 use crate::error::BanditError;
 use rand::{Rng, RngExt};
+use serde::{Deserialize, Serialize};
 
 /// ε-greedy: over a set M with greedy choice a*, P(a*) = 1 - ε + ε/|M|, P(a) = ε/|M| otherwise.
 /// ε = 1 is the uniform random policy, ε = 0 the greedy one.
@@ -83,6 +84,69 @@ impl EpsilonGreedy {
     /// [`draw_without_replacement`](Self::draw_without_replacement) with `k` draws.
     pub fn marginals(&self, scores: &[f64], k: usize) -> Marginals {
         Marginals::new(self.epsilon, scores, k)
+    }
+}
+
+/// How BaRT's ε changes as the loop runs: fixed, or decaying from `start` towards `floor`,
+/// halving the distance every `half_life` steps (days in the demo). Each page logs the ε it
+/// was served with, so its probabilities stay exact whatever the schedule.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "schedule", rename_all = "snake_case")]
+pub enum EpsilonSchedule {
+    Fixed {
+        epsilon: f64,
+    },
+    Decaying {
+        start: f64,
+        floor: f64,
+        half_life: f64,
+    },
+}
+
+impl EpsilonSchedule {
+    /// Checks the schedule once, before serving.
+    pub fn validate(&self) -> Result<(), BanditError> {
+        match *self {
+            EpsilonSchedule::Fixed { epsilon } => EpsilonGreedy::new(epsilon).map(|_| ()),
+            EpsilonSchedule::Decaying {
+                start,
+                floor,
+                half_life,
+            } => {
+                EpsilonGreedy::new(start)?;
+                EpsilonGreedy::new(floor)?;
+                if floor > start {
+                    return Err(BanditError::invalid(
+                        "epsilon floor",
+                        floor,
+                        "must not exceed the starting epsilon",
+                    ));
+                }
+                if !(half_life > 0.0 && half_life.is_finite()) {
+                    return Err(BanditError::invalid(
+                        "epsilon half-life",
+                        half_life,
+                        "must be positive",
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// The policy at step `t` >= 0: ε = floor + (start - floor) * 2^(-t / half_life).
+    pub fn at(&self, t: f64) -> EpsilonGreedy {
+        let epsilon = match *self {
+            EpsilonSchedule::Fixed { epsilon } => epsilon,
+            EpsilonSchedule::Decaying {
+                start,
+                floor,
+                half_life,
+            } => floor + (start - floor) * (-t / half_life).exp2(),
+        };
+        EpsilonGreedy {
+            epsilon: epsilon.clamp(0.0, 1.0),
+        }
     }
 }
 
@@ -300,5 +364,35 @@ mod tests {
                 "{counts:?}"
             );
         }
+    }
+
+    #[test]
+    fn epsilon_schedules_are_exact() {
+        let fixed = EpsilonSchedule::Fixed { epsilon: 0.1 };
+        assert_eq!(fixed.at(0.0).epsilon(), 0.1);
+        assert_eq!(fixed.at(30.0).epsilon(), 0.1);
+        let decaying = EpsilonSchedule::Decaying {
+            start: 0.4,
+            floor: 0.1,
+            half_life: 2.0,
+        };
+        decaying.validate().unwrap();
+        assert_eq!(decaying.at(0.0).epsilon(), 0.4);
+        assert!((decaying.at(2.0).epsilon() - 0.25).abs() < 1e-15);
+        assert!((decaying.at(4.0).epsilon() - 0.175).abs() < 1e-15);
+        assert!((decaying.at(1e6).epsilon() - 0.1).abs() < 1e-15);
+        let bad = |start, floor, half_life| {
+            EpsilonSchedule::Decaying {
+                start,
+                floor,
+                half_life,
+            }
+            .validate()
+            .unwrap_err()
+            .to_string()
+        };
+        assert!(bad(0.1, 0.2, 1.0).contains("floor"));
+        assert!(bad(0.3, 0.1, 0.0).contains("half-life"));
+        assert!(bad(1.5, 0.1, 1.0).contains("epsilon"));
     }
 }

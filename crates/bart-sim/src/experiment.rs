@@ -9,8 +9,8 @@ use crate::error::SimError;
 use crate::response::Listening;
 use crate::world::{DAY, World, WorldConfig};
 use bart_bandit::{
-    CandidateConfig, CardExamples, EpsilonGreedy, LoggedCard, ModelConfig, PageConfig, Recommender,
-    RewardModel, Slot, TrainConfig, TrainStats, fit, seed_for,
+    CandidateConfig, CardExamples, EpsilonGreedy, EpsilonSchedule, LoggedCard, ModelConfig,
+    PageConfig, Recommender, RewardModel, Slot, TrainConfig, TrainStats, fit, seed_for,
 };
 use bart_core::{Impression, ImpressionId};
 use bart_log::{EventStore, JoinQuery, LoggedPage};
@@ -45,8 +45,8 @@ pub struct DemoConfig {
     pub random_pages_per_day: usize,
     /// Visits served by BaRT per day.
     pub bart_pages_per_day: usize,
-    /// BaRT's exploration rate.
-    pub epsilon: f64,
+    /// BaRT's exploration rate, by day.
+    pub epsilon: EpsilonSchedule,
     pub page: PageConfig,
     pub candidates: CandidateConfig,
     pub model: ModelConfig,
@@ -63,7 +63,7 @@ impl Default for DemoConfig {
             days: 7,
             random_pages_per_day: 40_000,
             bart_pages_per_day: 400,
-            epsilon: 0.1,
+            epsilon: EpsilonSchedule::Fixed { epsilon: 0.1 },
             page: PageConfig::default(),
             candidates: CandidateConfig::default(),
             model: ModelConfig::default(),
@@ -95,7 +95,7 @@ impl DemoConfig {
                 return invalid(field, pages.to_string(), "must be in 2..=10000000");
             }
         }
-        EpsilonGreedy::new(self.epsilon)?;
+        self.epsilon.validate()?;
         self.page.validate()?;
         self.model.validate()?;
         self.train.validate()?;
@@ -223,7 +223,6 @@ pub fn run(
     let mut listening = Listening::new(&world);
     let mut model = RewardModel::new(config.model.clone())?;
     let mut version = 0u32;
-    let bart_policy = EpsilonGreedy::new(config.epsilon)?;
     let start = config.world.start;
     let window = config.reward_window_secs;
     let seed = config.world.seed;
@@ -235,6 +234,7 @@ pub fn run(
 
     for day in 0..config.days {
         let serving_version = version;
+        let bart_policy = config.epsilon.at(f64::from(day));
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(xxh3_64_with_seed(
             &u64::from(day).to_le_bytes(),
             seed,
@@ -388,7 +388,7 @@ pub fn run(
     let report = DemoReport {
         days,
         model_version: version,
-        epsilon: config.epsilon,
+        epsilon: config.epsilon.at(f64::from(config.days - 1)).epsilon(),
         offline: offline.expect("evaluated after the last day"),
         offline_pages,
         example: example.expect("BaRT served on the last day"),

@@ -2,7 +2,7 @@
 //! intervals, the off-policy estimate of the model that served the last day must lie inside
 //! the interval of its online value, and every logged page must replay bit for bit.
 
-use bart_bandit::{EpsilonGreedy, RewardModel, seed_for};
+use bart_bandit::{EpsilonGreedy, EpsilonSchedule, RewardModel, seed_for};
 use bart_log::{EventStore, JoinQuery};
 use bart_sim::WorldConfig;
 use bart_sim::experiment::{self, BART, DataDir, DemoConfig, RANDOM};
@@ -33,8 +33,18 @@ fn the_loop_learns_and_offline_agrees_with_online_and_pages_replay() {
     std::fs::create_dir_all(dir.path().join("models")).unwrap();
     std::fs::write(DataDir::model(dir.path(), 9), b"stale").unwrap();
     std::fs::write(dir.path().join("events.db"), b"stale").unwrap();
-    let config = small(dir.path());
+    // ε decays 0.3, 0.175, 0.1125 over the three days; every page logs its own.
+    let schedule = EpsilonSchedule::Decaying {
+        start: 0.3,
+        floor: 0.05,
+        half_life: 1.0,
+    };
+    let config = DemoConfig {
+        epsilon: schedule,
+        ..small(dir.path())
+    };
     let (world, recommender, report) = experiment::run(&config, false).unwrap();
+    assert!((report.epsilon - 0.1125).abs() < 1e-15);
     assert!(!DataDir::model(dir.path(), 9).exists());
 
     let last = report.last_day();
@@ -60,6 +70,20 @@ fn the_loop_learns_and_offline_agrees_with_online_and_pages_replay() {
 
     // Replay every BaRT page of the last day, and a sample of random pages, from the log.
     let store = EventStore::open(dir.path()).unwrap();
+    let bart_pages = store
+        .joined(&JoinQuery {
+            policy: Some(BART.into()),
+            from: None,
+            until: None,
+            window_secs: 3_600,
+        })
+        .unwrap();
+    for p in &bart_pages {
+        let day = (p.impression.timestamp - config.world.start) / 86_400;
+        let scheduled = schedule.at(day as f64).epsilon();
+        assert_eq!(p.impression.epsilon, scheduled, "day {day}");
+    }
+    assert_eq!(bart_pages.len(), 3 * 150);
     let day_start = config.world.start + 2 * 86_400;
     let model = RewardModel::load(&DataDir::model(dir.path(), 2)).unwrap();
     for (policy, take) in [(BART, usize::MAX), (RANDOM, 300)] {
@@ -95,7 +119,7 @@ fn invalid_demo_settings_are_rejected_before_any_work() {
     let err = experiment::run(&config, false).unwrap_err().to_string();
     assert!(err.contains("days"), "{err}");
     config.days = 3;
-    config.epsilon = 2.0;
+    config.epsilon = EpsilonSchedule::Fixed { epsilon: 2.0 };
     let err = experiment::run(&config, false).unwrap_err().to_string();
     assert!(err.contains("epsilon"), "{err}");
     assert!(!DataDir::report(dir.path()).exists());

@@ -1,6 +1,7 @@
 //! `bart demo`: the whole loop on a synthetic world, with a report.
 
 use anyhow::Result;
+use bart_bandit::EpsilonSchedule;
 use bart_ope::Estimate;
 use bart_sim::WorldConfig;
 use bart_sim::experiment::{self, DemoConfig};
@@ -24,9 +25,15 @@ pub struct DemoArgs {
     /// Visits served by BaRT per day.
     #[arg(long, default_value_t = 400)]
     bart_pages: usize,
-    /// BaRT's exploration rate ε.
+    /// BaRT's exploration rate ε (on the first day, with --epsilon-half-life).
     #[arg(long, default_value_t = 0.1)]
     epsilon: f64,
+    /// Let ε decay towards --epsilon-floor, halving the distance every this many days.
+    #[arg(long)]
+    epsilon_half_life: Option<f64>,
+    /// The ε a decaying schedule tends to.
+    #[arg(long, default_value_t = 0.02, requires = "epsilon_half_life")]
+    epsilon_floor: f64,
     /// Seed of the world and of every simulated choice.
     #[arg(long, default_value_t = 42)]
     seed: u64,
@@ -67,7 +74,16 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         days: args.days,
         random_pages_per_day: args.random_pages,
         bart_pages_per_day: args.bart_pages,
-        epsilon: args.epsilon,
+        epsilon: match args.epsilon_half_life {
+            None => EpsilonSchedule::Fixed {
+                epsilon: args.epsilon,
+            },
+            Some(half_life) => EpsilonSchedule::Decaying {
+                start: args.epsilon,
+                floor: args.epsilon_floor,
+                half_life,
+            },
+        },
         ..DemoConfig::default()
     };
     config.validate()?;
