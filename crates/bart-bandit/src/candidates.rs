@@ -159,6 +159,8 @@ pub(crate) fn generate(
     });
 
     // Genres new to the listener, in the order the region's most played items bring them up.
+    // A listener with no known genre (cold start) gets the region's broad genres in the
+    // places of the top-genre shelves too, so the page is still full and explained.
     let known: BTreeSet<GenreId> = shared
         .affinity
         .top_genres(ctx.listener)
@@ -166,6 +168,11 @@ pub(crate) fn generate(
         .map(|&(g, _)| g)
         .chain(ctx.recent_genres.iter().copied())
         .collect();
+    let discover = if known.is_empty() {
+        config.discover_genres + config.top_genres
+    } else {
+        config.discover_genres
+    };
     let mut new_genres: Vec<GenreId> = Vec::new();
     for item in shared.popularity.top_in(ctx.region) {
         let Some(g) = catalog.item(*item).map(|i| i.genre()) else {
@@ -173,7 +180,7 @@ pub(crate) fn generate(
         };
         if !known.contains(&g) && !new_genres.contains(&g) {
             new_genres.push(g);
-            if new_genres.len() == config.discover_genres {
+            if new_genres.len() == discover {
                 break;
             }
         }

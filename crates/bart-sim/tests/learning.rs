@@ -393,3 +393,34 @@ fn logs_exported_as_cb_adf_read_back_to_the_served_draws_and_the_models_features
     }
     assert!(checked >= 40 * 15, "{checked}");
 }
+
+#[test]
+fn a_listener_without_history_gets_a_full_explained_page() {
+    let world = world();
+    let rec = build_recommender(&world, CandidateConfig::default(), PageConfig::default()).unwrap();
+    let known = &contexts(&world, 1)[0];
+    let newcomer = Context {
+        listener: ListenerId(1_000_000),
+        recent_artists: Vec::new(),
+        recent_genres: Vec::new(),
+        recent_items: Vec::new(),
+        ..known.clone()
+    };
+    let config = rec.page_config();
+    for (k, policy) in [EpsilonGreedy::uniform(), EpsilonGreedy::new(0.1).unwrap()]
+        .iter()
+        .enumerate()
+    {
+        let page = rec.page(&newcomer, None, policy, ImpressionId(k as u64));
+        assert_eq!(page.shelves.len(), config.rows, "{page:?}");
+        for shelf in &page.shelves {
+            assert!(shelf.cards.len() >= config.min_cards);
+            assert!(!shelf.explanation.title(&world.catalog).is_empty());
+            // Only explanations that are true of a newcomer.
+            assert!(matches!(
+                shelf.explanation,
+                bart_core::Explanation::PopularIn(_) | bart_core::Explanation::Discover(_)
+            ));
+        }
+    }
+}
