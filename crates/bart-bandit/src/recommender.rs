@@ -113,8 +113,8 @@ impl Recommender {
             .collect()
     }
 
-    /// The same scores from [`Partial`]s: the context and the position once per page, each
-    /// explanation once per shelf, each item once per model (remembered by the model), and
+    /// The same scores from [`Partial`]s: the context and the position once per page (the
+    /// context's features hashed once), each explanation once per shelf, each item once per model (remembered by the model), and
     /// only the relation features per (item, explanation).
     fn score_by_parts(
         &self,
@@ -124,26 +124,22 @@ impl Recommender {
     ) -> Vec<Vec<f64>> {
         let affinity = &self.shared.affinity;
         let mut f = Features::default();
+        // Adds the features `write` gives to `into`.
         let mut part = |write: &mut dyn FnMut(&mut Hashing<'_>), into: &mut Partial| {
             f.clear();
             write(&mut Hashing::new(&mut f));
-            into.clear();
             m.add_to(into, &f.example());
         };
         let mut context = m.partial();
         part(&mut |h| context_features(ctx, affinity, h), &mut context);
-        let mut page = m.partial();
-        part(
-            &mut |h| {
-                context_features(ctx, affinity, h);
-                position_features(Slot::TOP_LEFT, h);
-            },
-            &mut page,
-        );
-        let (mut shelf, mut relation, mut scratch) = (m.partial(), m.partial(), m.partial());
+        let mut page = context.clone();
+        part(&mut |h| position_features(Slot::TOP_LEFT, h), &mut page);
+        let (mut relation, mut scratch) = (m.partial(), m.partial());
         candidates
             .iter()
             .map(|c| {
+                // The page's context and position, and this shelf's explanation.
+                let mut shelf = page.clone();
                 part(&mut |h| explanation_features(&c.explanation, h), &mut shelf);
                 c.items
                     .iter()
@@ -155,11 +151,12 @@ impl Recommender {
                         let item_part = m.memo_partial(u64::from(i.0), |p| {
                             part(&mut |h| item_features(item, h), p)
                         });
+                        relation.clear();
                         part(
                             &mut |h| relation_features(ctx, affinity, item, &c.explanation, h),
                             &mut relation,
                         );
-                        m.predict_parts(&[&page, &shelf, &item_part, &relation], &mut scratch)
+                        m.predict_parts(&[&shelf, &item_part, &relation], &mut scratch)
                     })
                     .collect()
             })

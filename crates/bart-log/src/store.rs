@@ -91,6 +91,37 @@ pub struct LoggedPage {
     pub rewards: Vec<Vec<f64>>,
 }
 
+impl LoggedPage {
+    /// The impression with the reward of each card from `feedback` (which may hold unrelated
+    /// records), by [`card_reward`].
+    pub fn joined(impression: Impression, feedback: &[Feedback], window_secs: u64) -> Self {
+        let rewards = impression
+            .page
+            .shelves
+            .iter()
+            .map(|shelf| {
+                shelf
+                    .cards
+                    .iter()
+                    .map(|card| {
+                        card_reward(
+                            &impression,
+                            (shelf.row, card.column),
+                            card.item,
+                            window_secs,
+                            feedback,
+                        )
+                    })
+                    .collect()
+            })
+            .collect();
+        LoggedPage {
+            impression,
+            rewards,
+        }
+    }
+}
+
 /// The one reward definition. A card's reward is 1.0 if at least one feedback record has the
 /// impression's id and the card's slot (row, column) and item, is a stream (`played_ms >=
 /// bart_core::STREAM_THRESHOLD_MS`), and arrived at `t` with
@@ -371,30 +402,7 @@ impl EventStore {
             let first = feedback.partition_point(|f| f.impression < impression.id);
             let count = feedback[first..].partition_point(|f| f.impression == impression.id);
             let feedback = &feedback[first..first + count];
-            let rewards = impression
-                .page
-                .shelves
-                .iter()
-                .map(|shelf| {
-                    shelf
-                        .cards
-                        .iter()
-                        .map(|card| {
-                            card_reward(
-                                &impression,
-                                (shelf.row, card.column),
-                                card.item,
-                                query.window_secs,
-                                feedback,
-                            )
-                        })
-                        .collect()
-                })
-                .collect();
-            pages.push(LoggedPage {
-                impression,
-                rewards,
-            });
+            pages.push(LoggedPage::joined(impression, feedback, query.window_secs));
         }
         pages.sort_unstable_by_key(|p| (p.impression.timestamp, p.impression.id));
         Ok(pages)

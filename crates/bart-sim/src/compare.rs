@@ -23,7 +23,7 @@ use bart_bandit::{
     PageConfig, Recommender, RewardModel, ScoredShelf, TrainConfig, assemble, fit, seed_for,
 };
 use bart_core::{Context, ExplanationKind, Feedback, Impression, ImpressionId, Page, Platform};
-use bart_log::{LoggedPage, card_reward};
+use bart_log::LoggedPage;
 use bart_ope::{Estimate, stream_rate};
 use indicatif::ProgressBar;
 use rand::SeedableRng;
@@ -317,34 +317,6 @@ impl Scorer {
     }
 }
 
-/// The rewards of a page's cards from the feedback it received, by the one reward definition.
-fn logged_page(impression: Impression, feedback: &[Feedback], window_secs: u64) -> LoggedPage {
-    let rewards = impression
-        .page
-        .shelves
-        .iter()
-        .map(|shelf| {
-            shelf
-                .cards
-                .iter()
-                .map(|card| {
-                    card_reward(
-                        &impression,
-                        (shelf.row, card.column),
-                        card.item,
-                        window_secs,
-                        feedback,
-                    )
-                })
-                .collect()
-        })
-        .collect();
-    LoggedPage {
-        impression,
-        rewards,
-    }
-}
-
 /// Serves day `day`'s `n` visits: `serve(listening state, visit index, context, impression
 /// id, timestamp)` builds each impression (in parallel), the listeners respond, their streams are recorded,
 /// and every page comes back with its rewards, in visit order. Deterministic for a seed.
@@ -387,7 +359,7 @@ fn serve_day(
             .collect();
         for (imp, feedback) in served {
             listening.record(world, imp.context.listener, &feedback);
-            pages.push(logged_page(imp, &feedback, window_secs));
+            pages.push(LoggedPage::joined(imp, &feedback, window_secs));
         }
         pb.inc(chunk.len() as u64);
     }

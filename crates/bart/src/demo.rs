@@ -1,9 +1,8 @@
 //! `bart demo`: the whole loop on a synthetic world, with a report.
 
+use crate::interval;
 use anyhow::Result;
 use bart_bandit::EpsilonSchedule;
-use bart_ope::Estimate;
-use bart_sim::WorldConfig;
 use bart_sim::experiment::{self, DemoConfig};
 use bart_sim::report::render_page;
 use clap::Args;
@@ -34,19 +33,8 @@ pub struct DemoArgs {
     /// The ε a decaying schedule tends to.
     #[arg(long, default_value_t = 0.02, requires = "epsilon_half_life")]
     epsilon_floor: f64,
-    /// Seed of the world and of every simulated choice.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
-    #[arg(long, default_value_t = 10_000)]
-    listeners: usize,
-    #[arg(long, default_value_t = 20_000)]
-    items: usize,
-    #[arg(long, default_value_t = 2_000)]
-    artists: usize,
-    #[arg(long, default_value_t = 30)]
-    genres: usize,
-    #[arg(long, default_value_t = 20)]
-    regions: usize,
+    #[command(flatten)]
+    world: crate::WorldArgs,
     /// Print the report as JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -55,21 +43,9 @@ pub struct DemoArgs {
     quiet: bool,
 }
 
-fn ci(e: &Estimate) -> String {
-    format!("{:.4} [{:.4}, {:.4}]", e.value, e.lo, e.hi)
-}
-
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
     let config = DemoConfig {
-        world: WorldConfig {
-            seed: args.seed,
-            artists: args.artists,
-            items: args.items,
-            genres: args.genres,
-            listeners: args.listeners,
-            regions: args.regions,
-            ..WorldConfig::default()
-        },
+        world: args.world.config(),
         data_dir: args.data.clone(),
         days: args.days,
         random_pages_per_day: args.random_pages,
@@ -117,8 +93,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             "  {:>3}  {:>5}  {:<26}  {:<26}  {:>10}",
             d.day,
             format!("v{}", d.model_version),
-            ci(&d.random),
-            ci(&d.bart),
+            interval(&d.random),
+            interval(&d.bart),
             if d.train_examples > 0 {
                 format!("{:.4}", d.train_log_loss)
             } else {
@@ -132,8 +108,8 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         "\nLast day: BaRT (ε = {}, model v{}) {} vs random {}: {}",
         report.epsilon,
         report.model_version,
-        ci(&last.bart),
-        ci(&last.random),
+        interval(&last.bart),
+        interval(&last.random),
         if beats {
             format!(
                 "BaRT streams {:.2}x as often, intervals do not overlap",
@@ -152,7 +128,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
         println!(
             "  {:<6} {}  effective sample size {:.0} of {} cards: {}",
             name,
-            ci(e),
+            interval(e),
             e.effective_samples,
             e.samples,
             if last.bart.contains(e.value) {
@@ -162,7 +138,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
             }
         );
     }
-    println!("  online {}", ci(&last.bart));
+    println!("  online {}", interval(&last.bart));
     println!("\n{}", render_page(&world.catalog, &report.example));
     println!(
         "Done in {:.1} s. Report: {}; try `bart replay --impression {}`.",

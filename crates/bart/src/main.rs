@@ -52,6 +52,43 @@ struct DataArg {
     data: PathBuf,
 }
 
+/// The size and seed of a synthetic world, shared by the commands that generate one.
+#[derive(clap::Args)]
+struct WorldArgs {
+    /// Seed of the world and of every simulated choice.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, default_value_t = 10_000)]
+    listeners: usize,
+    #[arg(long, default_value_t = 20_000)]
+    items: usize,
+    #[arg(long, default_value_t = 2_000)]
+    artists: usize,
+    #[arg(long, default_value_t = 30)]
+    genres: usize,
+    #[arg(long, default_value_t = 20)]
+    regions: usize,
+}
+
+impl WorldArgs {
+    fn config(&self) -> bart_sim::WorldConfig {
+        bart_sim::WorldConfig {
+            seed: self.seed,
+            artists: self.artists,
+            items: self.items,
+            genres: self.genres,
+            listeners: self.listeners,
+            regions: self.regions,
+            ..bart_sim::WorldConfig::default()
+        }
+    }
+}
+
+/// An estimate with its 95% interval: `0.1234 [0.1200, 0.1268]`.
+fn interval(e: &bart_ope::Estimate) -> String {
+    format!("{:.4} [{:.4}, {:.4}]", e.value, e.lo, e.hi)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {

@@ -2,10 +2,9 @@
 //! pages are logged, every model arm is trained on those same pages, then fresh visits are
 //! shared equally by the arms and each arm's stream rate is measured with a 95% interval.
 
+use crate::interval;
 use anyhow::Result;
 use bart_bandit::{ModelConfig, TrainConfig};
-use bart_ope::Estimate;
-use bart_sim::WorldConfig;
 use bart_sim::compare::{self, Arm, ArmReport, CompareConfig};
 use clap::Args;
 use std::process::ExitCode;
@@ -13,9 +12,6 @@ use std::time::Instant;
 
 #[derive(Args)]
 pub struct SimulateArgs {
-    /// Seed of the world and of every simulated choice.
-    #[arg(long, default_value_t = 42)]
-    seed: u64,
     /// Days of uniformly random pages logged to train the models on.
     #[arg(long, default_value_t = 3)]
     train_days: u32,
@@ -46,26 +42,14 @@ pub struct SimulateArgs {
     /// Passes over the logged pages.
     #[arg(long, default_value_t = 1)]
     epochs: usize,
-    #[arg(long, default_value_t = 10_000)]
-    listeners: usize,
-    #[arg(long, default_value_t = 20_000)]
-    items: usize,
-    #[arg(long, default_value_t = 2_000)]
-    artists: usize,
-    #[arg(long, default_value_t = 30)]
-    genres: usize,
-    #[arg(long, default_value_t = 20)]
-    regions: usize,
+    #[command(flatten)]
+    world: crate::WorldArgs,
     /// Print the report as JSON instead of text.
     #[arg(long)]
     json: bool,
     /// No progress bars.
     #[arg(long, short)]
     quiet: bool,
-}
-
-fn ci(e: &Estimate) -> String {
-    format!("{:.4} [{:.4}, {:.4}]", e.value, e.lo, e.hi)
 }
 
 fn modal(arm: &ArmReport) -> String {
@@ -87,15 +71,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
         .map(|name| Arm::named(name.trim(), &base))
         .collect::<Result<Vec<_>, _>>()?;
     let config = CompareConfig {
-        world: WorldConfig {
-            seed: args.seed,
-            artists: args.artists,
-            items: args.items,
-            genres: args.genres,
-            listeners: args.listeners,
-            regions: args.regions,
-            ..WorldConfig::default()
-        },
+        world: args.world.config(),
         train_days: args.train_days,
         test_days: args.test_days,
         pages_per_day: args.pages_per_day,
@@ -132,7 +108,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
         "\nTrained on {} cards of {} random pages (their stream rate {}):",
         report.logged_cards,
         report.logged_pages,
-        ci(&report.logged_rate)
+        interval(&report.logged_rate)
     );
     for t in &report.training {
         println!(
@@ -149,7 +125,7 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode> {
         println!(
             "  {:<10}  {:<26}  {:>6}  {:>8}  {:<26}  {:>6}",
             arm.name,
-            ci(&arm.rate),
+            interval(&arm.rate),
             arm.pages,
             arm.cards,
             modal(arm),
