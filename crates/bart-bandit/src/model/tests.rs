@@ -13,15 +13,8 @@ fn config(kind: ModelKind) -> ModelConfig {
 
 /// Two namespaces with a repeated feature (same bucket twice) and real values.
 fn example() -> Features {
-    let mut f = Features::default();
-    let (u, a) = (Namespace::new(b"User"), Namespace::new(b"Action"));
-    f.namespace(&u);
-    f.push(u.id(b"country=3"), 1.0);
-    f.push(u.id(b"age"), 0.7);
-    f.namespace(&a);
-    f.push(a.id(b"genre=2"), 1.0);
-    f.push(a.id(b"genre=2"), -0.5);
-    f.push(a.id(b"len"), 1.5);
+    let mut f = example_without_repeat();
+    f.push(Namespace::new(b"Action").id(b"genre=2"), -0.5);
     f
 }
 
