@@ -11,7 +11,7 @@ pub enum BanditError {
     InvalidParameter {
         name: &'static str,
         value: String,
-        reason: &'static str,
+        reason: String,
     },
     /// A model file that cannot be used.
     #[error("model file {path}: {reason}")]
@@ -40,11 +40,15 @@ pub enum BanditError {
 }
 
 impl BanditError {
-    pub(crate) fn invalid(name: &'static str, value: impl ToString, reason: &'static str) -> Self {
+    pub(crate) fn invalid(
+        name: &'static str,
+        value: impl ToString,
+        reason: impl Into<String>,
+    ) -> Self {
         BanditError::InvalidParameter {
             name,
             value: value.to_string(),
-            reason,
+            reason: reason.into(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Decide and learn: candidate shelves, the feature hasher, reward models (logistic
-//! regression, factorization machines), counterfactual training, the ε-greedy policy with
-//! exact propensities and page assembly.
+//! regression, factorization machines), counterfactual training, the policies (ε-greedy,
+//! softmax, bootstrap Thompson sampling) with exact probabilities and page assembly.
 
 pub mod candidates;
 pub mod card_features;
@@ -21,8 +21,8 @@ pub use error::BanditError;
 pub use features::{Example, Features, Interactions, Namespace};
 pub use logged::{CardExamples, LoggedCard};
 pub use model::{ModelConfig, ModelKind, Optimizer, RewardModel};
-pub use page::{PageConfig, PageMarginals, ScoredShelf, assemble, seed_for};
-pub use policy::{EpsilonGreedy, EpsilonSchedule, Marginals, greedy};
+pub use page::{PageConfig, PagePlan, Pin, PlannedShelf, ScoredShelf, seed_for};
+pub use policy::{EpsilonGreedy, EpsilonSchedule, MAX_BAGS, Marginals, Policy, Scores, greedy};
 pub use recommender::{CardFeaturiser, Recommender};
 pub use train::{
     Batch, Examples, Logged, MAX_EPOCHS, MAX_WEIGHT, TrainConfig, TrainStats, Weighting, fit,

@@ -1,20 +1,36 @@
 //! Page assembly: shelves ordered one row at a time from the shrinking set of shelves, cards
 //! within each shelf drawn one at a time from its shrinking candidate set, every choice with
-//! its exact conditional probability and every card with its exact slot propensity.
+//! its exact conditional probability.
 //!
-//! Shelf order depends on shelf scores that are fixed before any card is drawn (the mean of
-//! each shelf's best `cards_per_shelf` item scores), so the row of a shelf and the cards inside
-//! it are independent given the context and P(item j at row r, column c) factorises into
-//! P(shelf at row r) * P(j at column c | shelf). That makes slot propensities exact and cheap.
+//! The page rules shrink the candidates before the first draw ([`PagePlan::new`]): each item
+//! is kept on one shelf only, the first in candidate order (no item twice on a page), a shelf
+//! keeps at most `max_per_artist` items of an artist (its first), shelves left with fewer than
+//! `min_cards` items are dropped (their items go back to the other shelves), and pinned shelves
+//! take their rows. No draw can then break a rule, so every draw is a plain draw from a
+//! shrinking set, its probability is the policy's own, and for ε-greedy the slot marginals
+//! stay exact.
+//!
+//! The rules look at the candidates only, never at the scores, so every policy in a context
+//! draws from the same shelves and items: a logging policy that explores covers every slot a
+//! target policy can use, which keeps off-policy estimates unbiased.
+//!
+//! Shelf order depends on shelf scores r' fixed before any card is drawn (the mean of each
+//! shelf's best `cards_per_shelf` item scores), so the row of a shelf and the cards inside it
+//! are independent given the context and P(item j at row r, column c) factorises into
+//! P(shelf at row r) * P(j at column c | shelf). For ε-greedy that makes slot propensities
+//! exact and cheap.
 
+use crate::candidates::CandidateShelf;
 use crate::error::BanditError;
-use crate::policy::{EpsilonGreedy, Marginals};
-use bart_core::{Card, Explanation, ImpressionId, ItemId, Page, Shelf};
+use crate::policy::{Marginals, Policy, Scores};
+use bart_core::{ArtistId, Card, Explanation, ExplanationKind, ImpressionId, ItemId, Page, Shelf};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
+use rustc_hash::{FxHashMap, FxHashSet};
+use std::str::FromStr;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-/// The shape of a page.
+/// The shape of a page and its rules.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PageConfig {
     /// Maximum number of shelves (rows).
@@ -23,6 +39,10 @@ pub struct PageConfig {
     pub cards_per_shelf: usize,
     /// Shelves with fewer valid items are dropped.
     pub min_cards: usize,
+    /// At most this many cards of one artist in a shelf.
+    pub max_per_artist: Option<usize>,
+    /// Shelves placed at fixed rows, e.g. "Jump back in" first.
+    pub pinned: Vec<Pin>,
 }
 
 impl Default for PageConfig {
@@ -31,12 +51,48 @@ impl Default for PageConfig {
             rows: 5,
             cards_per_shelf: 5,
             min_cards: 3,
+            max_per_artist: None,
+            pinned: Vec::new(),
         }
     }
 }
 
+/// A shelf pinned to a row: the first shelf of `kind` always takes `row` (when the page has
+/// that many rows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pin {
+    pub kind: ExplanationKind,
+    pub row: usize,
+}
+
+impl FromStr for Pin {
+    type Err = BanditError;
+
+    /// Parses `kind=row`, e.g. `jump_back_in=0`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = |why: String| BanditError::invalid("pin", s, why);
+        let (kind, row) = s
+            .split_once('=')
+            .ok_or_else(|| bad("expected KIND=ROW, e.g. jump_back_in=0".into()))?;
+        let kind = ExplanationKind::ALL
+            .into_iter()
+            .find(|k| k.name() == kind)
+            .ok_or_else(|| {
+                let names: Vec<_> = ExplanationKind::ALL.iter().map(|k| k.name()).collect();
+                bad(format!(
+                    "unknown kind; expected one of {}",
+                    names.join(", ")
+                ))
+            })?;
+        let row = row
+            .parse()
+            .map_err(|_| bad("the row must be a whole number from 0".into()))?;
+        Ok(Pin { kind, row })
+    }
+}
+
 impl PageConfig {
-    /// Checks the shape once, before serving.
+    /// Checks the shape and rules once, before serving.
     pub fn validate(&self) -> Result<(), BanditError> {
         if self.rows == 0 {
             return Err(BanditError::invalid(
@@ -52,6 +108,29 @@ impl PageConfig {
                 "must be in 1..=cards_per_shelf",
             ));
         }
+        if self.max_per_artist == Some(0) {
+            return Err(BanditError::invalid(
+                "max_per_artist",
+                0,
+                "must be at least 1",
+            ));
+        }
+        for (i, pin) in self.pinned.iter().enumerate() {
+            if pin.row >= self.rows {
+                return Err(BanditError::invalid(
+                    "pin",
+                    format!("{}={}", pin.kind.name(), pin.row),
+                    format!("row must be below the page's {} rows", self.rows),
+                ));
+            }
+            if self.pinned[..i].iter().any(|p| p.row == pin.row) {
+                return Err(BanditError::invalid(
+                    "pin",
+                    format!("{}={}", pin.kind.name(), pin.row),
+                    "another shelf is pinned to that row",
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -61,7 +140,10 @@ impl PageConfig {
 pub struct ScoredShelf {
     pub explanation: Explanation,
     pub items: Vec<ItemId>,
+    /// The model's score of each item (the bags' mean under bagging).
     pub scores: Vec<f64>,
+    /// `bags[b][i]`: bagged model b's score of item i, for Thompson sampling; else empty.
+    pub bags: Vec<Vec<f64>>,
 }
 
 /// The RNG seed of a page, derived from its impression id.
@@ -69,75 +151,307 @@ pub fn seed_for(impression: ImpressionId) -> u64 {
     xxh3_64_with_seed(&impression.0.to_le_bytes(), 0xBA27)
 }
 
-/// The exact slot propensities of a policy on one set of scored shelves.
+/// A shelf the rules let through: the items it keeps (in candidate order) with their scores,
+/// and its shelf score.
 #[derive(Clone, Debug)]
-pub struct PageMarginals {
-    /// Indices into the scored shelves of the shelves long enough to show.
-    valid: Vec<usize>,
-    shelf_scores: Vec<f64>,
-    rows: Marginals,
-    /// Per valid shelf, the marginals of its card draws.
-    cards: Vec<Marginals>,
+pub struct PlannedShelf {
+    pub explanation: Explanation,
+    pub items: Vec<ItemId>,
+    pub scores: Vec<f64>,
+    /// Per bag, as in [`ScoredShelf::bags`].
+    pub bags: Vec<Vec<f64>>,
+    /// The shelf score r' (the mean of the best `cards_per_shelf` item scores), and per bag.
+    pub score: f64,
+    pub bag_scores: Vec<f64>,
+    /// The marginals of its card draws, when the policy has them.
+    cards: Option<Marginals>,
 }
 
-impl PageMarginals {
-    /// The expected number of cards on the page: the sum over shelves of P(shelf shown)
-    /// times its number of cards.
-    pub fn expected_cards(&self) -> f64 {
-        self.cards
-            .iter()
-            .enumerate()
-            .map(|(v, m)| {
-                let shown: f64 = (0..self.rows.steps()).map(|r| self.rows.get(r, v)).sum();
-                shown * m.steps() as f64
+/// Everything about a page fixed before the first draw: the shelves and items the rules
+/// allow, the pinned rows, the shelf scores and, for ε-greedy, the exact slot propensities.
+#[derive(Clone, Debug)]
+pub struct PagePlan {
+    policy: Policy,
+    cards_per_shelf: usize,
+    shelves: Vec<PlannedShelf>,
+    /// The planned shelf at each row, `None` for rows the policy fills.
+    fixed: Vec<Option<usize>>,
+    /// Shelves drawn into the free rows, in plan order, with their scores (and per bag).
+    free: Vec<usize>,
+    free_scores: Vec<f64>,
+    free_bags: Vec<Vec<f64>>,
+    rows: Option<Marginals>,
+}
+
+impl PagePlan {
+    /// Applies `config`'s rules to `shelves` and prepares `policy`'s draws. `artist_of` gives
+    /// an item's artist for the per-artist cap (items without one are not capped).
+    pub fn new(
+        shelves: &[ScoredShelf],
+        policy: Policy,
+        config: &PageConfig,
+        artist_of: &dyn Fn(ItemId) -> Option<ArtistId>,
+    ) -> Self {
+        let items: Vec<&[ItemId]> = shelves.iter().map(|s| s.items.as_slice()).collect();
+        let kept = apply_rules(&items, config, artist_of);
+        let k = config.cards_per_shelf;
+        let planned: Vec<PlannedShelf> = kept
+            .into_iter()
+            .map(|(s, keep)| {
+                let source = &shelves[s];
+                let scores: Vec<f64> = keep.iter().map(|&j| source.scores[j]).collect();
+                let bags: Vec<Vec<f64>> = source
+                    .bags
+                    .iter()
+                    .map(|bag| keep.iter().map(|&j| bag[j]).collect())
+                    .collect();
+                PlannedShelf {
+                    explanation: source.explanation,
+                    items: keep.iter().map(|&j| source.items[j]).collect(),
+                    score: shelf_score(&scores, k),
+                    bag_scores: bags.iter().map(|b| shelf_score(b, k)).collect(),
+                    cards: policy.marginals(&scores, k),
+                    scores,
+                    bags,
+                }
             })
-            .sum()
-    }
-}
-
-impl PageMarginals {
-    /// Marginals of `policy` over `shelves` for a page of shape `config`.
-    pub fn new(shelves: &[ScoredShelf], policy: &EpsilonGreedy, config: &PageConfig) -> Self {
-        let valid: Vec<usize> = (0..shelves.len())
-            .filter(|&s| shelves[s].items.len() >= config.min_cards)
             .collect();
-        let shelf_scores: Vec<f64> = valid
-            .iter()
-            .map(|&s| shelf_score(&shelves[s].scores, config.cards_per_shelf))
+        let page_rows = config.rows.min(planned.len());
+        let mut fixed = vec![None; page_rows];
+        for pin in config.pinned.iter().filter(|p| p.row < page_rows) {
+            let best = (0..planned.len())
+                .filter(|&v| planned[v].explanation.kind() == pin.kind)
+                .filter(|v| !fixed.contains(&Some(*v)))
+                .min_by(|&a, &b| {
+                    planned[b]
+                        .score
+                        .total_cmp(&planned[a].score)
+                        .then(a.cmp(&b))
+                });
+            fixed[pin.row] = best;
+        }
+        let free: Vec<usize> = (0..planned.len())
+            .filter(|v| !fixed.contains(&Some(*v)))
             .collect();
-        let rows = policy.marginals(&shelf_scores, config.rows);
-        let cards = valid
-            .iter()
-            .map(|&s| policy.marginals(&shelves[s].scores, config.cards_per_shelf))
+        let free_scores: Vec<f64> = free.iter().map(|&v| planned[v].score).collect();
+        let bag_count = planned.first().map_or(0, |s| s.bag_scores.len());
+        let free_bags: Vec<Vec<f64>> = (0..bag_count)
+            .map(|b| free.iter().map(|&v| planned[v].bag_scores[b]).collect())
             .collect();
-        PageMarginals {
-            valid,
-            shelf_scores,
-            rows,
-            cards,
+        let free_rows = fixed.iter().filter(|f| f.is_none()).count();
+        PagePlan {
+            policy,
+            cards_per_shelf: k,
+            rows: policy.marginals(&free_scores, free_rows),
+            shelves: planned,
+            fixed,
+            free,
+            free_scores,
+            free_bags,
         }
     }
 
-    /// P(`item` under `explanation` at (`row`, `column`)); 0 when that cannot happen.
+    /// The shelves the rules let through, in candidate order.
+    pub fn shelves(&self) -> &[PlannedShelf] {
+        &self.shelves
+    }
+
+    /// One entry per row of the page: the index (into [`shelves`](Self::shelves)) of the
+    /// shelf pinned there, or `None` for a row the policy fills.
+    pub fn pinned(&self) -> &[Option<usize>] {
+        &self.fixed
+    }
+
+    /// P(`shelf` at `row`), when the policy has exact marginals.
+    fn row_propensity(&self, row: usize, shelf: usize) -> Option<f64> {
+        let Some(fixed) = self.fixed.get(row) else {
+            return self.rows.as_ref().map(|_| 0.0);
+        };
+        match fixed {
+            Some(v) => Some(if *v == shelf { 1.0 } else { 0.0 }),
+            None => {
+                let step = self.fixed[..row].iter().filter(|f| f.is_none()).count();
+                let Some(at) = self.free.iter().position(|&v| v == shelf) else {
+                    return Some(0.0);
+                };
+                Some(self.rows.as_ref()?.get(step, at))
+            }
+        }
+    }
+
+    /// P(`item` under `explanation` at (`row`, `column`)) when the policy has exact slot
+    /// propensities (ε-greedy): 0 when the slot cannot hold it; `None` for softmax and
+    /// Thompson sampling.
     pub fn propensity(
         &self,
-        shelves: &[ScoredShelf],
         explanation: &Explanation,
         item: ItemId,
         row: usize,
         column: usize,
-    ) -> f64 {
+    ) -> Option<f64> {
+        let cards_known = self.shelves.first().is_none_or(|s| s.cards.is_some());
+        if !cards_known {
+            return None;
+        }
         let Some(v) = self
-            .valid
+            .shelves
             .iter()
-            .position(|&s| shelves[s].explanation == *explanation)
+            .position(|s| s.explanation == *explanation)
         else {
-            return 0.0;
+            return Some(0.0);
         };
-        let Some(j) = shelves[self.valid[v]].items.iter().position(|&i| i == item) else {
-            return 0.0;
+        let shelf = &self.shelves[v];
+        let Some(j) = shelf.items.iter().position(|&i| i == item) else {
+            return Some(0.0);
         };
-        self.rows.get(row, v) * self.cards[v].get(column, j)
+        Some(self.row_propensity(row, v)? * shelf.cards.as_ref()?.get(column, j))
+    }
+
+    /// The expected number of cards on the page, when the policy has exact marginals: the
+    /// sum over shelves of P(shelf shown) times its number of cards.
+    pub fn expected_cards(&self) -> Option<f64> {
+        (0..self.shelves.len())
+            .map(|v| {
+                let shown: Option<f64> = (0..self.fixed.len())
+                    .map(|r| self.row_propensity(r, v))
+                    .sum();
+                Some(shown? * self.cards_per_shelf.min(self.shelves[v].items.len()) as f64)
+            })
+            .sum()
+    }
+
+    /// Builds the page for `impression`: the free rows first (the policy over shelf scores,
+    /// shrinking), then the cards of each shelf in row order (the policy over item scores,
+    /// shrinking). Sampling is seeded from the impression id, so the same inputs always give
+    /// the same page.
+    pub fn assemble(&self, impression: ImpressionId) -> Page {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed_for(impression));
+        let policy = &self.policy;
+        let free_scores = Scores {
+            mean: &self.free_scores,
+            bags: &self.free_bags,
+        };
+        let free_rows = self.fixed.iter().filter(|f| f.is_none()).count();
+        let mut drawn = policy
+            .draw_without_replacement(free_scores, free_rows, &mut rng)
+            .into_iter()
+            .map(|(at, p)| (self.free[at], p));
+        let order: Vec<(usize, f64)> = self
+            .fixed
+            .iter()
+            .map(|f| match f {
+                Some(v) => (*v, 1.0),
+                None => drawn.next().expect("one draw per free row"),
+            })
+            .collect();
+        let shelves = order
+            .into_iter()
+            .enumerate()
+            .map(|(row, (v, shelf_probability))| {
+                let shelf = &self.shelves[v];
+                let scores = Scores {
+                    mean: &shelf.scores,
+                    bags: &shelf.bags,
+                };
+                let row_p = self.row_propensity(row, v);
+                let cards = policy
+                    .draw_without_replacement(scores, self.cards_per_shelf, &mut rng)
+                    .into_iter()
+                    .enumerate()
+                    .map(|(column, (j, probability))| Card {
+                        item: shelf.items[j],
+                        column: column as u16,
+                        probability,
+                        propensity: row_p
+                            .zip(shelf.cards.as_ref())
+                            .map(|(r, m)| r * m.get(column, j)),
+                        score: shelf.scores[j],
+                    })
+                    .collect();
+                Shelf {
+                    explanation: shelf.explanation,
+                    row: row as u16,
+                    probability: shelf_probability,
+                    score: shelf.score,
+                    cards,
+                }
+            })
+            .collect();
+        Page {
+            impression,
+            shelves,
+        }
+    }
+}
+
+/// The candidate shelves that obey `config`'s rules: what [`PagePlan::new`] keeps of them,
+/// before any scoring (the rules never look at scores).
+pub fn obeying_rules(
+    candidates: Vec<CandidateShelf>,
+    config: &PageConfig,
+    artist_of: &dyn Fn(ItemId) -> Option<ArtistId>,
+) -> Vec<CandidateShelf> {
+    let items: Vec<&[ItemId]> = candidates.iter().map(|c| c.items.as_slice()).collect();
+    let kept = apply_rules(&items, config, artist_of);
+    kept.into_iter()
+        .map(|(s, keep)| CandidateShelf {
+            explanation: candidates[s].explanation,
+            items: keep.iter().map(|&j| candidates[s].items[j]).collect(),
+        })
+        .collect()
+}
+
+/// The shelves the rules let through, each with the indices of the items it keeps (in their
+/// original order).
+///
+/// Candidates are taken in candidate order (shelf by shelf, each best first by its prior): a
+/// candidate is kept unless its item is already on a shelf or its shelf already keeps
+/// `max_per_artist` items of its artist. A shelf left with fewer than `min_cards` items is then
+/// dropped (the one keeping fewest first, the later on ties) and the rest taken again, until
+/// every shelf left is long enough.
+fn apply_rules(
+    shelves: &[&[ItemId]],
+    config: &PageConfig,
+    artist_of: &dyn Fn(ItemId) -> Option<ArtistId>,
+) -> Vec<(usize, Vec<usize>)> {
+    let mut alive: Vec<bool> = shelves
+        .iter()
+        .map(|items| items.len() >= config.min_cards)
+        .collect();
+    let mut placed: FxHashSet<ItemId> = FxHashSet::default();
+    let mut per_artist: FxHashMap<ArtistId, usize> = FxHashMap::default();
+    loop {
+        placed.clear();
+        let mut kept: Vec<(usize, Vec<usize>)> = Vec::new();
+        for (s, items) in shelves.iter().enumerate().filter(|(s, _)| alive[*s]) {
+            per_artist.clear();
+            let keep = (0..items.len())
+                .filter(|&j| {
+                    let item = items[j];
+                    if placed.contains(&item) {
+                        return false;
+                    }
+                    if let (Some(cap), Some(artist)) = (config.max_per_artist, artist_of(item)) {
+                        let n = per_artist.entry(artist).or_default();
+                        if *n == cap {
+                            return false;
+                        }
+                        *n += 1;
+                    }
+                    placed.insert(item);
+                    true
+                })
+                .collect();
+            kept.push((s, keep));
+        }
+        let shortest = kept
+            .iter()
+            .filter(|(_, keep)| keep.len() < config.min_cards)
+            .min_by_key(|(s, keep)| (keep.len(), std::cmp::Reverse(*s)));
+        match shortest {
+            Some(&(s, _)) => alive[s] = false,
+            None => return kept,
+        }
     }
 }
 
@@ -150,50 +464,5 @@ fn shelf_score(scores: &[f64], k: usize) -> f64 {
         0.0
     } else {
         s.iter().sum::<f64>() / s.len() as f64
-    }
-}
-
-/// Builds the page for `impression`: rows first (ε-greedy over shelf scores, shrinking), then
-/// the cards of each placed shelf (ε-greedy over item scores, shrinking). Sampling is seeded
-/// from the impression id, so the same inputs always give the same page.
-pub fn assemble(
-    shelves: &[ScoredShelf],
-    policy: &EpsilonGreedy,
-    config: &PageConfig,
-    impression: ImpressionId,
-) -> Page {
-    let marginals = PageMarginals::new(shelves, policy, config);
-    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed_for(impression));
-    let order = policy.draw_without_replacement(&marginals.shelf_scores, config.rows, &mut rng);
-    let placed = order
-        .into_iter()
-        .enumerate()
-        .map(|(row, (v, shelf_probability))| {
-            let shelf = &shelves[marginals.valid[v]];
-            let draws =
-                policy.draw_without_replacement(&shelf.scores, config.cards_per_shelf, &mut rng);
-            let cards = draws
-                .into_iter()
-                .enumerate()
-                .map(|(column, (j, probability))| Card {
-                    item: shelf.items[j],
-                    column: column as u16,
-                    probability,
-                    propensity: marginals.rows.get(row, v) * marginals.cards[v].get(column, j),
-                    score: shelf.scores[j],
-                })
-                .collect();
-            Shelf {
-                explanation: shelf.explanation,
-                row: row as u16,
-                probability: shelf_probability,
-                score: marginals.shelf_scores[v],
-                cards,
-            }
-        })
-        .collect();
-    Page {
-        impression,
-        shelves: placed,
     }
 }

@@ -1,12 +1,185 @@
-//! The ε-greedy policy over a shrinking candidate set. One function gives the probabilities;
-//! sampling draws from exactly that vector, so the probability logged is the one used.
+//! Policies over a shrinking candidate set: ε-greedy, softmax and bootstrap Thompson sampling.
+//! One function gives each policy's probabilities over the candidates left; sampling draws
+//! from exactly that vector, so the probability logged is the one used.
 //!
 //! Greedy means the highest score by `f64::total_cmp`; ties go to the lowest candidate index.
 //! The sampler and the marginals share that one order, so they agree even on odd scores.
 
 use crate::error::BanditError;
+use bart_core::Exploration;
 use rand::{Rng, RngExt};
 use serde::{Deserialize, Serialize};
+
+/// The most bagged models Thompson sampling accepts.
+pub const MAX_BAGS: u32 = 1024;
+
+/// The scores of a set of candidates.
+#[derive(Clone, Copy, Debug)]
+pub struct Scores<'a> {
+    /// The reward model's score of each candidate (the bags' mean under Thompson sampling).
+    pub mean: &'a [f64],
+    /// `bags[b][i]`: bagged model b's score of candidate i; empty with a single model.
+    pub bags: &'a [Vec<f64>],
+}
+
+impl<'a> Scores<'a> {
+    /// Scores of a single model.
+    pub fn single(mean: &'a [f64]) -> Self {
+        Scores { mean, bags: &[] }
+    }
+}
+
+/// A policy: an [`Exploration`] whose parameters have been checked.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Policy {
+    exploration: Exploration,
+}
+
+impl Policy {
+    /// Checks the parameters: ε in [0, 1], a positive finite temperature, 1 to
+    /// [`MAX_BAGS`] bags.
+    pub fn new(exploration: Exploration) -> Result<Self, BanditError> {
+        match exploration {
+            Exploration::EpsilonGreedy { epsilon } => {
+                EpsilonGreedy::new(epsilon)?;
+            }
+            Exploration::Softmax { temperature } => {
+                if !(temperature > 0.0 && temperature.is_finite()) {
+                    return Err(BanditError::invalid(
+                        "temperature",
+                        temperature,
+                        "must be positive and finite (use epsilon-greedy with epsilon 0 for greedy)",
+                    ));
+                }
+            }
+            Exploration::Thompson { bags } => {
+                if !(1..=MAX_BAGS).contains(&bags) {
+                    return Err(BanditError::invalid(
+                        "bags",
+                        bags,
+                        format!("must be in 1..={MAX_BAGS}"),
+                    ));
+                }
+            }
+        }
+        Ok(Policy { exploration })
+    }
+
+    /// The greedy policy.
+    pub fn greedy() -> Self {
+        Policy {
+            exploration: Exploration::GREEDY,
+        }
+    }
+
+    /// The uniform random policy.
+    pub fn uniform() -> Self {
+        Policy {
+            exploration: Exploration::UNIFORM,
+        }
+    }
+
+    /// The policy's kind and parameter, as logged.
+    pub fn exploration(&self) -> Exploration {
+        self.exploration
+    }
+
+    /// The probability of each of the `remaining` candidates (indices into `scores`), written
+    /// to `out` in the same order. Thompson sampling without bags is greedy on the mean.
+    ///
+    /// # Panics
+    /// If an index is out of range of the scores (or of a bag).
+    pub fn probabilities(&self, scores: Scores<'_>, remaining: &[usize], out: &mut Vec<f64>) {
+        out.clear();
+        if remaining.is_empty() {
+            return;
+        }
+        match self.exploration {
+            Exploration::EpsilonGreedy { epsilon } => {
+                EpsilonGreedy { epsilon }.probabilities_over(scores.mean, remaining, out)
+            }
+            Exploration::Softmax { temperature } => {
+                let best = scores.mean[remaining[best_of(scores.mean, remaining)]];
+                out.extend(remaining.iter().map(|&i| {
+                    let d = (scores.mean[i] - best) / temperature;
+                    // The best gets weight 1; NaN scores get none.
+                    if d.is_nan() { 0.0 } else { d.exp() }
+                }));
+                let total: f64 = out.iter().sum();
+                out.iter_mut().for_each(|p| *p /= total);
+            }
+            Exploration::Thompson { .. } => {
+                out.resize(remaining.len(), 0.0);
+                let single = [scores.mean.to_vec()];
+                let bags = if scores.bags.is_empty() {
+                    &single[..]
+                } else {
+                    scores.bags
+                };
+                let share = 1.0 / bags.len() as f64;
+                for bag in bags {
+                    out[best_of(bag, remaining)] += share;
+                }
+            }
+        }
+    }
+
+    /// Draws one of the `remaining` candidates: its position in `remaining` and the
+    /// probability it had. `scratch` holds the probabilities.
+    ///
+    /// # Panics
+    /// If `remaining` is empty.
+    pub fn draw(
+        &self,
+        scores: Scores<'_>,
+        remaining: &[usize],
+        rng: &mut impl Rng,
+        scratch: &mut Vec<f64>,
+    ) -> (usize, f64) {
+        self.probabilities(scores, remaining, scratch);
+        let at = sample(scratch, rng.random::<f64>());
+        (at, scratch[at])
+    }
+
+    /// Draws `k` candidates one at a time, each from the candidates not yet drawn
+    /// (M1 = all, M2 = M1 minus the first pick, ...). Returns (index, conditional probability)
+    /// per draw. `k` is capped at the number of candidates.
+    pub fn draw_without_replacement(
+        &self,
+        scores: Scores<'_>,
+        k: usize,
+        rng: &mut impl Rng,
+    ) -> Vec<(usize, f64)> {
+        let mut remaining: Vec<usize> = (0..scores.mean.len()).collect();
+        let mut scratch = Vec::with_capacity(remaining.len());
+        let mut out = Vec::with_capacity(k.min(remaining.len()));
+        while out.len() < k && !remaining.is_empty() {
+            let (at, p) = self.draw(scores, &remaining, rng, &mut scratch);
+            out.push((remaining.remove(at), p));
+        }
+        out
+    }
+
+    /// The exact marginal probability that candidate `i` is the `t`-th of `k` draws without
+    /// replacement, for the policies that have one in closed form (ε-greedy). Softmax and
+    /// Thompson sampling log the conditional probability of each draw instead.
+    pub fn marginals(&self, scores: &[f64], k: usize) -> Option<Marginals> {
+        match self.exploration {
+            Exploration::EpsilonGreedy { epsilon } => Some(Marginals::new(epsilon, scores, k)),
+            Exploration::Softmax { .. } | Exploration::Thompson { .. } => None,
+        }
+    }
+}
+
+impl From<EpsilonGreedy> for Policy {
+    fn from(policy: EpsilonGreedy) -> Self {
+        Policy {
+            exploration: Exploration::EpsilonGreedy {
+                epsilon: policy.epsilon,
+            },
+        }
+    }
+}
 
 /// ε-greedy: over a set M with greedy choice a*, P(a*) = 1 - ε + ε/|M|, P(a) = ε/|M| otherwise.
 /// ε = 1 is the uniform random policy, ε = 0 the greedy one.
@@ -40,50 +213,17 @@ impl EpsilonGreedy {
 
     /// The probability of each candidate, given their scores. Empty for no candidates.
     pub fn probabilities(&self, scores: &[f64]) -> Vec<f64> {
-        let m = scores.len();
-        if m == 0 {
-            return Vec::new();
-        }
-        let explore = self.epsilon / m as f64;
-        let mut p = vec![explore; m];
-        p[greedy(scores)] += 1.0 - self.epsilon;
+        let all: Vec<usize> = (0..scores.len()).collect();
+        let mut p = Vec::with_capacity(scores.len());
+        self.probabilities_over(scores, &all, &mut p);
         p
     }
 
-    /// Draws one candidate: its index and the probability it had.
-    ///
-    /// # Panics
-    /// If `scores` is empty.
-    pub fn draw(&self, scores: &[f64], rng: &mut impl Rng) -> (usize, f64) {
-        let p = self.probabilities(scores);
-        let i = sample(&p, rng.random::<f64>());
-        (i, p[i])
-    }
-
-    /// Draws `k` candidates one at a time, each from the candidates not yet drawn
-    /// (M1 = all, M2 = M1 minus the first pick, ...). Returns (index, conditional probability)
-    /// per draw. `k` is capped at the number of candidates.
-    pub fn draw_without_replacement(
-        &self,
-        scores: &[f64],
-        k: usize,
-        rng: &mut impl Rng,
-    ) -> Vec<(usize, f64)> {
-        let mut remaining: Vec<usize> = (0..scores.len()).collect();
-        let mut left: Vec<f64> = scores.to_vec();
-        let mut out = Vec::with_capacity(k.min(scores.len()));
-        while out.len() < k && !remaining.is_empty() {
-            let (j, p) = self.draw(&left, rng);
-            out.push((remaining.remove(j), p));
-            left.remove(j);
-        }
-        out
-    }
-
-    /// The exact marginal probability that candidate `i` is the `t`-th draw of
-    /// [`draw_without_replacement`](Self::draw_without_replacement) with `k` draws.
-    pub fn marginals(&self, scores: &[f64], k: usize) -> Marginals {
-        Marginals::new(self.epsilon, scores, k)
+    fn probabilities_over(&self, scores: &[f64], remaining: &[usize], out: &mut Vec<f64>) {
+        let explore = self.epsilon / remaining.len() as f64;
+        out.clear();
+        out.resize(remaining.len(), explore);
+        out[best_of(scores, remaining)] += 1.0 - self.epsilon;
     }
 }
 
@@ -157,9 +297,15 @@ fn rank(scores: &[f64], a: usize, b: usize) -> std::cmp::Ordering {
 
 /// Index of the highest score, lowest index on ties.
 pub fn greedy(scores: &[f64]) -> usize {
-    (1..scores.len()).fold(0, |best, i| {
-        if rank(scores, i, best).is_lt() {
-            i
+    let all: Vec<usize> = (0..scores.len()).collect();
+    best_of(scores, &all)
+}
+
+/// Position in `remaining` of the best-ranked candidate.
+fn best_of(scores: &[f64], remaining: &[usize]) -> usize {
+    (1..remaining.len()).fold(0, |best, at| {
+        if rank(scores, remaining[at], remaining[best]).is_lt() {
+            at
         } else {
             best
         }
@@ -305,22 +451,22 @@ mod tests {
     #[test]
     fn marginals_in_closed_form() {
         // Uniform: every candidate equally likely at every step.
-        let m = EpsilonGreedy::uniform().marginals(&[0.3, 0.1, 0.9, 0.2, 0.5], 3);
+        let m = Policy::uniform()
+            .marginals(&[0.3, 0.1, 0.9, 0.2, 0.5], 3)
+            .unwrap();
         for t in 0..3 {
             for i in 0..5 {
                 assert!((m.get(t, i) - 0.2).abs() < 1e-15);
             }
         }
         // Greedy: ranks in order.
-        let g = EpsilonGreedy::new(0.0)
-            .unwrap()
-            .marginals(&[0.3, 0.1, 0.9], 3);
+        let g = Policy::greedy().marginals(&[0.3, 0.1, 0.9], 3).unwrap();
         assert_eq!((g.get(0, 2), g.get(1, 0), g.get(2, 1)), (1.0, 1.0, 1.0));
         // Two steps by hand, ε = 0.5, scores ranked a > b > c.
         let e = 0.5;
-        let m = EpsilonGreedy::new(e)
-            .unwrap()
-            .marginals(&[0.9, 0.5, 0.1], 2);
+        let m = Policy::from(EpsilonGreedy::new(e).unwrap())
+            .marginals(&[0.9, 0.5, 0.1], 2)
+            .unwrap();
         let first = [1.0 - e + e / 3.0, e / 3.0, e / 3.0];
         let second_a = first[1] * (1.0 - e + e / 2.0) + first[2] * (1.0 - e + e / 2.0);
         let second_b = first[0] * (1.0 - e + e / 2.0) + first[2] * (e / 2.0);
@@ -337,10 +483,11 @@ mod tests {
     fn greedy_and_marginals_agree_on_odd_scores() {
         // NaN and infinities rank by total_cmp in both the sampler and the marginals.
         let scores = [0.5, f64::NAN, 0.9, f64::INFINITY, -0.0, 0.0];
-        let policy = EpsilonGreedy::new(0.0).unwrap();
-        let m = policy.marginals(&scores, scores.len());
+        let policy = Policy::greedy();
+        let m = policy.marginals(&scores, scores.len()).unwrap();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
-        let drawn = policy.draw_without_replacement(&scores, scores.len(), &mut rng);
+        let drawn =
+            policy.draw_without_replacement(Scores::single(&scores), scores.len(), &mut rng);
         for (t, (i, p)) in drawn.into_iter().enumerate() {
             assert_eq!(p, 1.0);
             assert_eq!(m.get(t, i), 1.0, "step {t} drew {i}");
@@ -349,14 +496,19 @@ mod tests {
 
     #[test]
     fn draw_frequencies_follow_the_probabilities() {
-        let policy = EpsilonGreedy::new(0.3).unwrap();
+        let epsilon_greedy = EpsilonGreedy::new(0.3).unwrap();
+        let policy = Policy::from(epsilon_greedy);
         let scores = [0.2, 0.7, 0.1, 0.4];
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
         let mut counts = [0u32; 4];
+        let mut scratch = Vec::new();
         for _ in 0..40_000 {
-            counts[policy.draw(&scores, &mut rng).0] += 1;
+            let all = [0, 1, 2, 3];
+            counts[policy
+                .draw(Scores::single(&scores), &all, &mut rng, &mut scratch)
+                .0] += 1;
         }
-        for (c, p) in counts.iter().zip(policy.probabilities(&scores)) {
+        for (c, p) in counts.iter().zip(epsilon_greedy.probabilities(&scores)) {
             // 5 binomial standard deviations.
             let sd = (40_000.0 * p * (1.0 - p)).sqrt();
             assert!(

@@ -8,9 +8,9 @@ use crate::card_features::{
 use crate::error::BanditError;
 use crate::features::{Example, Features, Mark};
 use crate::model::{Partial, RewardModel};
-use crate::page::{self, PageConfig, ScoredShelf};
-use crate::policy::EpsilonGreedy;
-use bart_core::{Catalog, Context, Explanation, ImpressionId, ItemId, Page};
+use crate::page::{self, PageConfig, PagePlan, ScoredShelf};
+use crate::policy::Policy;
+use bart_core::{ArtistId, Catalog, Context, Explanation, ImpressionId, ItemId, Page};
 use bart_models::SharedModels;
 
 /// Everything needed to build a page except the reward model and the policy, which change
@@ -64,15 +64,21 @@ impl Recommender {
         &self.page
     }
 
-    /// The candidate shelves for a context.
+    /// The candidate shelves for a context, after the page rules (each item on one shelf, the
+    /// per-artist cap, the minimum length), so nothing the page cannot show is scored.
     pub fn candidates(&self, ctx: &Context) -> Vec<CandidateShelf> {
-        candidates::generate(
+        let generated = candidates::generate(
             &self.candidates,
             &self.catalog,
             &self.index,
             &self.shared,
             ctx,
-        )
+        );
+        page::obeying_rules(generated, &self.page, &|i| self.artist_of(i))
+    }
+
+    fn artist_of(&self, item: ItemId) -> Option<ArtistId> {
+        self.catalog.item(item).map(|i| i.artist)
     }
 
     /// Scores every candidate with `model` at the top-left slot; without a model every score
@@ -109,8 +115,45 @@ impl Recommender {
                 explanation: c.explanation,
                 items: c.items,
                 scores,
+                bags: Vec::new(),
             })
             .collect()
+    }
+
+    /// Scores every candidate with each bagged model (for Thompson sampling): each shelf gets
+    /// every bag's scores and their mean.
+    pub fn score_bags<'r>(
+        &'r self,
+        ctx: &'r Context,
+        candidates: Vec<CandidateShelf>,
+        bags: &[RewardModel],
+    ) -> Vec<ScoredShelf> {
+        let per_bag: Vec<Vec<ScoredShelf>> = bags
+            .iter()
+            .map(|m| self.score(ctx, candidates.clone(), Some(m)))
+            .collect();
+        candidates
+            .into_iter()
+            .enumerate()
+            .map(|(s, c)| {
+                let bags: Vec<Vec<f64>> = per_bag.iter().map(|b| b[s].scores.clone()).collect();
+                let n = bags.len().max(1) as f64;
+                let scores = (0..c.items.len())
+                    .map(|j| bags.iter().map(|b| b[j]).sum::<f64>() / n)
+                    .collect();
+                ScoredShelf {
+                    explanation: c.explanation,
+                    items: c.items,
+                    scores,
+                    bags,
+                }
+            })
+            .collect()
+    }
+
+    /// Applies the page rules to scored shelves and prepares `policy`'s draws.
+    pub fn plan(&self, scored: &[ScoredShelf], policy: Policy) -> PagePlan {
+        PagePlan::new(scored, policy, &self.page, &|i| self.artist_of(i))
     }
 
     /// The same scores from [`Partial`]s: the context and the position once per page (the
@@ -168,11 +211,11 @@ impl Recommender {
         &self,
         ctx: &Context,
         model: Option<&RewardModel>,
-        policy: &EpsilonGreedy,
+        policy: Policy,
         impression: ImpressionId,
     ) -> Page {
         let scored = self.score(ctx, self.candidates(ctx), model);
-        page::assemble(&scored, policy, &self.page, impression)
+        self.plan(&scored, policy).assemble(impression)
     }
 }
 

@@ -1,6 +1,7 @@
 //! Event records: what was served (impressions) and what the listener did (feedback).
 
 use crate::context::Context;
+use crate::exploration::Exploration;
 use crate::ids::{ImpressionId, ItemId};
 use crate::page::Page;
 use serde::{Deserialize, Serialize};
@@ -17,8 +18,9 @@ pub struct Impression {
     pub context: Context,
     /// Name of the policy that built the page, e.g. `"random"` or `"bart"`.
     pub policy: String,
-    /// Exploration rate of the ε-greedy policy (1 for uniform random).
-    pub epsilon: f64,
+    /// How the policy explored: with the seed, the scores and the page rules it fixes every
+    /// probability on the page.
+    pub exploration: Exploration,
     /// Version of the reward model used (0 when no model was used).
     pub model_version: u32,
     /// The RNG seed the page was sampled with (derived from the impression id).

@@ -5,6 +5,7 @@ pub mod catalog;
 pub mod context;
 pub mod event;
 pub mod explanation;
+pub mod exploration;
 pub mod history;
 pub mod ids;
 pub mod page;
@@ -13,6 +14,7 @@ pub use catalog::{AgeGroup, Artist, Catalog, Genre, Item, ItemKind, Listener, Pl
 pub use context::Context;
 pub use event::{Feedback, Impression, STREAM_THRESHOLD_MS};
 pub use explanation::{Explanation, ExplanationKind};
+pub use exploration::Exploration;
 pub use history::{Histories, Play};
 pub use ids::{ArtistId, GenreId, ImpressionId, ItemId, ListenerId, RegionId};
 pub use page::{Card, Page, Shelf};

@@ -14,11 +14,20 @@ pub struct Card {
     /// sample it.
     pub probability: f64,
     /// P(this item at this row and column | context) under the policy that built the page:
-    /// the marginal over every way the page could have been drawn. Training weights and
-    /// off-policy estimators divide by it.
-    pub propensity: f64,
+    /// the marginal over every way the page could have been drawn, when the policy has an
+    /// exact one (ε-greedy). Slot-level off-policy estimators divide by it.
+    pub propensity: Option<f64>,
     /// The reward model's score (predicted stream probability) at sampling time.
     pub score: f64,
+}
+
+impl Card {
+    /// The probability to weight the card's reward by: its slot propensity when the policy
+    /// has one, else the conditional probability of its draw (the contextual-bandit view of
+    /// each card as one decision).
+    pub fn weight_propensity(&self) -> f64 {
+        self.propensity.unwrap_or(self.probability)
+    }
 }
 
 /// One row of the page, titled by its explanation.
@@ -67,7 +76,7 @@ mod tests {
             item: ItemId(item),
             column,
             probability,
-            propensity: probability / 2.0,
+            propensity: Some(probability / 2.0),
             score: 0.1,
         };
         let page = Page {

@@ -1,6 +1,7 @@
-//! The SQLite event store (schema v1) and the reward join.
+//! The SQLite event store (schema v2) and the reward join.
 //!
-//! Layout: `impressions` holds one row per served page (context and page postcard-encoded),
+//! Layout: `impressions` holds one row per served page (context and page postcard-encoded,
+//! the policy's exploration as JSON text such as `{"policy":"softmax","temperature":0.1}`),
 //! `feedback` one row per listener action. SQLite integers are `i64`, so every `u64` (ids,
 //! seeds, timestamps) is stored bit-cast with `as i64` and read back with `as u64`: lossless,
 //! but values of 2^63 and above are stored negative. Time filters therefore assume timestamps
@@ -28,7 +29,7 @@ pub const FILE_NAME: &str = "events.db";
 
 /// Schema version, kept in `PRAGMA user_version`. Bump it when the tables or the blob encoding
 /// change.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE impressions (
@@ -36,7 +37,7 @@ CREATE TABLE impressions (
     timestamp INTEGER NOT NULL,
     listener INTEGER NOT NULL,
     policy TEXT NOT NULL,
-    epsilon REAL NOT NULL,
+    exploration TEXT NOT NULL,
     model_version INTEGER NOT NULL,
     seed INTEGER NOT NULL,
     context BLOB NOT NULL,
@@ -56,8 +57,7 @@ CREATE INDEX feedback_by_impression ON feedback (impression);
 ";
 
 /// The impression columns every read selects, in the order `decode_impression` expects.
-const SELECT_IMPRESSIONS: &str =
-    "SELECT id, timestamp, policy, epsilon, model_version, seed, context, page FROM impressions";
+const SELECT_IMPRESSIONS: &str = "SELECT id, timestamp, policy, exploration, model_version, seed, context, page FROM impressions";
 const SELECT_FEEDBACK: &str =
     "SELECT impression, row, column, item, timestamp, played_ms FROM feedback";
 
@@ -225,6 +225,12 @@ impl EventStore {
         match version {
             SCHEMA_VERSION => {}
             0 => return Err(corrupt("no bart schema (user_version 0)".into())),
+            v if v < SCHEMA_VERSION => {
+                return Err(corrupt(format!(
+                    "schema version {v} was written by an older bart; this build reads version \
+                     {SCHEMA_VERSION} (run `bart demo` into a new directory)"
+                )));
+            }
             v => {
                 return Err(corrupt(format!(
                     "schema version {v}, this build reads version {SCHEMA_VERSION}"
@@ -260,7 +266,7 @@ impl EventStore {
         {
             let mut insert = tx
                 .prepare_cached(
-                    "INSERT INTO impressions (id, timestamp, listener, policy, epsilon, \
+                    "INSERT INTO impressions (id, timestamp, listener, policy, exploration, \
                      model_version, seed, context, page) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 )
                 .map_err(err)?;
@@ -279,7 +285,8 @@ impl EventStore {
                         imp.timestamp as i64,
                         imp.context.listener.0,
                         imp.policy,
-                        imp.epsilon,
+                        serde_json::to_string(&imp.exploration)
+                            .expect("an exploration always serialises"),
                         imp.model_version,
                         imp.seed as i64,
                         context,
@@ -475,7 +482,8 @@ fn decode_columns(row: &Row<'_>, id: u64) -> std::result::Result<Impression, Str
         id: ImpressionId(id),
         timestamp: row.get::<_, i64>(1).map_err(column)? as u64,
         policy: row.get(2).map_err(column)?,
-        epsilon: row.get(3).map_err(column)?,
+        exploration: serde_json::from_str(&row.get::<_, String>(3).map_err(column)?)
+            .map_err(|e| format!("exploration: {e}"))?,
         model_version: row.get(4).map_err(column)?,
         seed: row.get::<_, i64>(5).map_err(column)? as u64,
         context: decode_blob(row.get_ref(6).map_err(column)?, "context")?,

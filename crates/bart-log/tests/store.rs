@@ -1,6 +1,6 @@
 use bart_core::{
-    AgeGroup, ArtistId, Card, Context, Explanation, Feedback, GenreId, Impression, ImpressionId,
-    ItemId, ListenerId, Page, Platform, RegionId, Shelf,
+    AgeGroup, ArtistId, Card, Context, Explanation, Exploration, Feedback, GenreId, Impression,
+    ImpressionId, ItemId, ListenerId, Page, Platform, RegionId, Shelf,
 };
 use bart_log::{EventStore, JoinQuery, LogError, LoggedPage};
 use std::path::Path;
@@ -42,7 +42,7 @@ fn page(id: u64, shelves: u16, cards: u16, base: u32) -> Page {
                         item: ItemId(base + 100 * u32::from(row) + u32::from(column)),
                         column,
                         probability: 0.9 / f64::from(column + 1),
-                        propensity: 0.5 / f64::from(column + row + 1),
+                        propensity: Some(0.5 / f64::from(column + row + 1)),
                         score: f64::from(column) / 3.0,
                     })
                     .collect(),
@@ -57,7 +57,7 @@ fn impression(id: u64, timestamp: u64, policy: &str) -> Impression {
         timestamp,
         context: context((id % 1000) as u32),
         policy: policy.to_string(),
-        epsilon: 0.1,
+        exploration: Exploration::EpsilonGreedy { epsilon: 0.1 },
         model_version: 3,
         seed: id.wrapping_mul(0x9E37_79B9_7F4A_7C15),
         page: page(id, 2, 3, 1_000),
@@ -105,7 +105,8 @@ fn impressions_round_trip_with_large_ids_and_seeds() {
     half.seed = 1 << 63;
     half.model_version = u32::MAX;
     let mut small = impression(12, 1_700_000_002, "random");
-    small.epsilon = 1.0;
+    small.exploration = Exploration::Softmax { temperature: 0.25 };
+    small.page.shelves[0].cards[0].propensity = None;
     small.page.shelves[1].cards.clear();
     let all_imps = vec![big, half, small];
     store.append_impressions(&all_imps).unwrap();
@@ -155,7 +156,7 @@ fn join_applies_window_threshold_and_keys() {
             item: ItemId(item),
             column: (item - 10) as u16,
             probability: 0.5,
-            propensity: 0.25,
+            propensity: Some(0.25),
             score: 0.5,
         })
         .collect();
@@ -254,7 +255,7 @@ fn duplicate_impression_rejects_the_whole_batch() {
     store.append_impressions(&first).unwrap();
 
     let mut replaced = impression(2, 999, "random");
-    replaced.epsilon = 0.5;
+    replaced.exploration = Exploration::UNIFORM;
     let err = store
         .append_impressions(&[
             impression(4, 40, "bart"),
@@ -382,11 +383,19 @@ fn open_rejects_garbage_and_foreign_databases() {
     assert!(matches!(err, LogError::Corrupt { .. }), "{err:?}");
     assert!(err.to_string().contains("schema version 99"), "{err}");
 
+    // An older layout names itself.
+    rusqlite::Connection::open(&file)
+        .unwrap()
+        .pragma_update(None, "user_version", 1)
+        .unwrap();
+    let err = EventStore::open(tmp.path()).unwrap_err();
+    assert!(err.to_string().contains("older bart"), "{err}");
+
     // The right version but the tables are missing.
     std::fs::remove_file(&file).unwrap();
     rusqlite::Connection::open(&file)
         .unwrap()
-        .execute_batch("PRAGMA user_version = 1; CREATE TABLE impressions (id INTEGER);")
+        .execute_batch("PRAGMA user_version = 2; CREATE TABLE impressions (id INTEGER);")
         .unwrap();
     let err = EventStore::open(tmp.path()).unwrap_err();
     assert!(matches!(err, LogError::Corrupt { .. }), "{err:?}");
@@ -425,15 +434,18 @@ fn undecodable_rows_name_their_impression() {
 
     // A column of the wrong type is a decode error too, not a panic.
     let raw = rusqlite::Connection::open(&file).unwrap();
-    raw.execute("UPDATE impressions SET epsilon = 'lots' WHERE id = 7", [])
-        .unwrap();
+    raw.execute(
+        "UPDATE impressions SET exploration = 'lots' WHERE id = 7",
+        [],
+    )
+    .unwrap();
     drop(raw);
     let err = store.impression(ImpressionId(7)).unwrap_err();
     assert!(
         matches!(err, LogError::Decode { impression: 7, .. }),
         "{err:?}"
     );
-    assert!(err.to_string().contains("epsilon"), "{err}");
+    assert!(err.to_string().contains("exploration"), "{err}");
 }
 
 #[test]
@@ -480,7 +492,7 @@ fn create_then_open_sees_the_same_data() {
     assert_eq!(again.count_impressions(None).unwrap(), 50);
 }
 
-/// The stored layout is part of the format (schema version 1): if bart-core's records change
+/// The stored layout is part of the format (schema version 2): if bart-core's records change
 /// shape, this test fails and the schema version must be bumped.
 #[test]
 fn stored_layout_is_pinned() {
@@ -500,7 +512,7 @@ fn stored_layout_is_pinned() {
             recent_items: vec![ItemId(300)],
         },
         policy: "bart".into(),
-        epsilon: 0.5,
+        exploration: Exploration::EpsilonGreedy { epsilon: 0.5 },
         model_version: 1,
         seed: 1 << 63,
         page: Page {
@@ -514,7 +526,7 @@ fn stored_layout_is_pinned() {
                     item: ItemId(5),
                     column: 0,
                     probability: 1.0,
-                    propensity: 0.5,
+                    propensity: Some(0.5),
                     score: 0.125,
                 }],
             }],
@@ -528,11 +540,11 @@ fn stored_layout_is_pinned() {
     let version: i64 = raw
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
-    type Row = (i64, i64, i64, String, f64, i64, i64, Vec<u8>, Vec<u8>);
+    assert_eq!(version, 2);
+    type Row = (i64, i64, i64, String, String, i64, i64, Vec<u8>, Vec<u8>);
     let row: Row = raw
         .query_row(
-            "SELECT id, timestamp, listener, policy, epsilon, model_version, seed, context, page \
+            "SELECT id, timestamp, listener, policy, exploration, model_version, seed, context, page \
              FROM impressions",
             [],
             |r| {
@@ -557,7 +569,8 @@ fn stored_layout_is_pinned() {
         &[0, 0, 0, 0, 0, 0, 0xd0, 0x3f], // shelf score 0.25
         &[1, 5, 0],                      // 1 card: item 5, column 0
         &[0, 0, 0, 0, 0, 0, 0xf0, 0x3f], // probability 1.0
-        &half,                           // propensity
+        &[1],                            // propensity: Some
+        &half,
         &[0, 0, 0, 0, 0, 0, 0xc0, 0x3f], // score 0.125
     ]
     .concat();
@@ -568,7 +581,7 @@ fn stored_layout_is_pinned() {
             100,
             1,
             "bart".into(),
-            0.5,
+            r#"{"policy":"epsilon_greedy","epsilon":0.5}"#.into(),
             1,
             i64::MIN,
             vec![1, 2, 2, 3, 8, 6, 1, 3, 1, 4, 1, 0xac, 0x02],

@@ -10,7 +10,7 @@
 //! model.
 
 use crate::estimate::{Estimate, Estimator, OpeError, Ratio, Sample};
-use bart_bandit::{EpsilonGreedy, PageMarginals, Recommender, RewardModel};
+use bart_bandit::{EpsilonGreedy, Recommender, RewardModel};
 use bart_core::Impression;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -41,7 +41,11 @@ pub fn page_samples(
 ) -> Result<(Vec<Sample>, f64), OpeError> {
     let ctx = &impression.context;
     let scored = recommender.score(ctx, recommender.candidates(ctx), target.model);
-    let marginals = PageMarginals::new(&scored, &target.policy, recommender.page_config());
+    let plan = recommender.plan(&scored, target.policy.into());
+    let inconsistent = |reason: String| OpeError::Inconsistent {
+        impression: impression.id.0,
+        reason,
+    };
     let mut samples = Vec::with_capacity(impression.page.card_count());
     for (s, shelf) in impression.page.shelves.iter().enumerate() {
         for (c, card) in shelf.cards.iter().enumerate() {
@@ -49,37 +53,42 @@ pub fn page_samples(
                 .iter()
                 .any(|sc| sc.explanation == shelf.explanation && sc.items.contains(&card.item));
             if !known {
-                return Err(OpeError::Inconsistent {
-                    impression: impression.id.0,
-                    reason: format!(
-                        "item {} under {} is not a candidate of the logged context \
-                         (were the logs made with other shared models?)",
-                        card.item, shelf.explanation
-                    ),
-                });
+                return Err(inconsistent(format!(
+                    "item {} under {} is not a candidate of the logged context \
+                     (were the logs made with other shared models?)",
+                    card.item, shelf.explanation
+                )));
             }
             let reward = rewards
                 .get(s)
                 .and_then(|r| r.get(c))
                 .copied()
-                .ok_or_else(|| OpeError::Inconsistent {
-                    impression: impression.id.0,
-                    reason: format!("no reward for shelf {s} card {c}"),
-                })?;
-            samples.push(Sample {
-                target: marginals.propensity(
-                    &scored,
+                .ok_or_else(|| inconsistent(format!("no reward for shelf {s} card {c}")))?;
+            let logging = card.propensity.ok_or_else(|| {
+                inconsistent(format!(
+                    "logged by {} without slot propensities; this estimator needs ε-greedy logs",
+                    impression.exploration
+                ))
+            })?;
+            let target = plan
+                .propensity(
                     &shelf.explanation,
                     card.item,
                     usize::from(shelf.row),
                     usize::from(card.column),
-                ),
-                logging: card.propensity,
+                )
+                .expect("ε-greedy has slot propensities");
+            samples.push(Sample {
+                target,
+                logging,
                 reward,
             });
         }
     }
-    Ok((samples, marginals.expected_cards()))
+    let expected_cards = plan
+        .expected_cards()
+        .expect("ε-greedy has slot propensities");
+    Ok((samples, expected_cards))
 }
 
 /// IPS and SNIPS of `target` over logged pages, each page one cluster. Chunks run in

@@ -20,7 +20,7 @@ use crate::response::Listening;
 use crate::world::{World, WorldConfig};
 use bart_bandit::{
     CandidateConfig, CardExamples, EpsilonGreedy, Interactions, LoggedCard, ModelConfig, ModelKind,
-    PageConfig, Recommender, RewardModel, ScoredShelf, TrainConfig, assemble, fit, seed_for,
+    PageConfig, Policy, Recommender, RewardModel, ScoredShelf, TrainConfig, fit, seed_for,
 };
 use bart_core::{Context, ExplanationKind, Feedback, Impression, ImpressionId, Page, Platform};
 use bart_log::LoggedPage;
@@ -285,7 +285,7 @@ impl Scorer {
         recommender: &Recommender,
         ctx: &Context,
         ts: u64,
-        policy: &EpsilonGreedy,
+        policy: Policy,
         id: ImpressionId,
     ) -> Page {
         let scored_by = |score: &dyn Fn(&bart_core::Explanation, bart_core::ItemId) -> f64| {
@@ -296,9 +296,10 @@ impl Scorer {
                     scores: c.items.iter().map(|&i| score(&c.explanation, i)).collect(),
                     explanation: c.explanation,
                     items: c.items,
+                    bags: Vec::new(),
                 })
                 .collect();
-            assemble(&scored, policy, recommender.page_config(), id)
+            recommender.plan(&scored, policy).assemble(id)
         };
         match self {
             Scorer::Uniform => recommender.page(ctx, None, policy, id),
@@ -433,10 +434,10 @@ pub fn run(config: &CompareConfig, progress: bool) -> Result<CompareReport, SimE
             |_, _, context, id, timestamp| Impression {
                 id,
                 timestamp,
-                page: recommender.page(&context, None, &uniform, id),
+                page: recommender.page(&context, None, uniform.into(), id),
                 context,
                 policy: LOGGING.to_string(),
-                epsilon: uniform.epsilon(),
+                exploration: Policy::from(uniform).exploration(),
                 model_version: 0,
                 seed: seed_for(id),
             },
@@ -530,7 +531,7 @@ pub fn run(config: &CompareConfig, progress: bool) -> Result<CompareReport, SimE
                     &recommender,
                     &context,
                     timestamp,
-                    &policies[a],
+                    policies[a].into(),
                     id,
                 );
                 Impression {
@@ -538,7 +539,7 @@ pub fn run(config: &CompareConfig, progress: bool) -> Result<CompareReport, SimE
                     timestamp,
                     context,
                     policy: config.arms[a].name.clone(),
-                    epsilon: policies[a].epsilon(),
+                    exploration: Policy::from(policies[a]).exploration(),
                     model_version: u32::from(matches!(scorers[a], Scorer::Model(_))),
                     seed: seed_for(id),
                     page,
@@ -573,7 +574,7 @@ pub fn run(config: &CompareConfig, progress: bool) -> Result<CompareReport, SimE
     } else {
         all.iter().step_by(step).copied().collect()
     };
-    let greedy = EpsilonGreedy::new(0.0)?;
+    let greedy = Policy::greedy();
     let pb = bar(
         (sample.len()
             * scorers
@@ -607,7 +608,7 @@ pub fn run(config: &CompareConfig, progress: bool) -> Result<CompareReport, SimE
                             &recommender,
                             c,
                             ts,
-                            &greedy,
+                            greedy,
                             id,
                         ))
                     };

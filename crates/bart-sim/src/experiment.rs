@@ -9,8 +9,8 @@ use crate::error::SimError;
 use crate::response::Listening;
 use crate::world::{DAY, World, WorldConfig};
 use bart_bandit::{
-    CandidateConfig, CardExamples, EpsilonGreedy, EpsilonSchedule, LoggedCard, ModelConfig,
-    PageConfig, Recommender, RewardModel, Slot, TrainConfig, TrainStats, fit, seed_for,
+    CandidateConfig, CardExamples, EpsilonSchedule, LoggedCard, ModelConfig, PageConfig, Policy,
+    Recommender, RewardModel, Slot, TrainConfig, TrainStats, fit, seed_for,
 };
 use bart_core::{Impression, ImpressionId};
 use bart_log::{EventStore, JoinQuery, LoggedPage};
@@ -234,7 +234,8 @@ pub fn run(
 
     for day in 0..config.days {
         let serving_version = version;
-        let bart_policy = config.epsilon.at(f64::from(day));
+        let bart_epsilon = config.epsilon.at(f64::from(day));
+        let bart_policy = Policy::from(bart_epsilon);
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(xxh3_64_with_seed(
             &u64::from(day).to_le_bytes(),
             seed,
@@ -265,15 +266,15 @@ pub fn run(
                     let (policy, name, m, v) = if is_bart {
                         (bart_policy, BART, Some(&model), version)
                     } else {
-                        (EpsilonGreedy::uniform(), RANDOM, None, 0)
+                        (Policy::uniform(), RANDOM, None, 0)
                     };
-                    let page = recommender.page(&context, m, &policy, id);
+                    let page = recommender.page(&context, m, policy, id);
                     let imp = Impression {
                         id,
                         timestamp: chunk[k].1,
                         context,
                         policy: name.to_string(),
-                        epsilon: policy.epsilon(),
+                        exploration: policy.exploration(),
                         model_version: v,
                         seed: seed_for(id),
                         page,
@@ -370,7 +371,7 @@ pub fn run(
             pb.enable_steady_tick(std::time::Duration::from_millis(200));
             let target = Target {
                 model: Some(&model),
-                policy: bart_policy,
+                policy: bart_epsilon,
             };
             offline = Some(evaluate(&recommender, &target, &refs(&pages))?);
             offline_pages = pages.len();
@@ -445,7 +446,7 @@ pub fn training_cards(pages: &[LoggedPage]) -> impl Iterator<Item = LoggedCard<'
                             row: shelf.row,
                             column: card.column,
                         },
-                        propensity: card.propensity,
+                        propensity: card.weight_propensity(),
                         reward,
                         explore,
                     })

@@ -13,7 +13,7 @@ pub fn render_page(catalog: &Catalog, impression: &Impression) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "Home page of listener {} ({}, {}, {} {:02}:00) - impression {}, policy {} (ε = {}), model v{}, log-probability {:.2}",
+        "Home page of listener {} ({}, {}, {} {:02}:00) - impression {}, policy {} ({}), model v{}, log-probability {:.2}",
         ctx.listener,
         catalog.region_name(ctx.region),
         ctx.platform.name(),
@@ -21,7 +21,7 @@ pub fn render_page(catalog: &Catalog, impression: &Impression) -> String {
         ctx.hour,
         impression.id,
         impression.policy,
-        impression.epsilon,
+        impression.exploration,
         impression.model_version,
         impression.page.log_probability(),
     );
@@ -46,12 +46,13 @@ pub fn render_page(catalog: &Catalog, impression: &Impression) -> String {
             );
             let _ = writeln!(
                 out,
-                "     {:<8} {:<32} {:<22} p = {:.3}  slot p = {:.4}  score {:.3}",
+                "     {:<8} {:<32} {:<22} p = {:.3}  slot p = {}  score {:.3}",
                 kind,
                 truncate(&title, 32),
                 truncate(&artist, 22),
                 card.probability,
-                card.propensity,
+                card.propensity
+                    .map_or("-".to_string(), |p| format!("{p:.4}")),
                 card.score
             );
         }

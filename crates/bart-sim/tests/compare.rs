@@ -43,9 +43,10 @@ fn summary(report: &CompareReport) -> String {
 
 /// Seeds 1 to 5 at this size (checked by hand) all order the point estimates
 /// fm2 > lr > popularity > random; logistic regression's greedy top shelf never changed kind
-/// between the two settings, the factorization machine's did for 6-15% of contexts. The
-/// modal top-shelf shares were 0.91-0.93 for lr and 0.80-0.91 for fm2 (a tie on seed 2), so
-/// only the flip is asserted.
+/// between the two settings, the factorization machine's did for 2.4-3.9% of contexts (6-15%
+/// before pages kept each item on one shelf only, which gives "because you listened" shelves
+/// the items they share with genre shelves). The modal top-shelf shares were 0.92-0.93 for lr
+/// and 0.89-0.91 for fm2, so only the flip is asserted.
 #[test]
 fn fm2_beats_lr_beats_popularity_beats_random_and_only_fm2_reads_the_context() {
     let report = compare::run(&small(3), false).unwrap();
@@ -67,7 +68,7 @@ fn fm2_beats_lr_beats_popularity_beats_random_and_only_fm2_reads_the_context() {
     // LR picks nearly the same top shelf whatever the platform and hour; FM2 does not.
     let (lr_flip, fm2_flip) = (lr.flip.unwrap(), fm2.flip.unwrap());
     assert!(lr_flip < fm2_flip, "{text}");
-    assert!(lr_flip <= 0.01 && fm2_flip >= 0.03, "{text}");
+    assert!(lr_flip <= 0.01 && fm2_flip >= 0.02, "{text}");
     assert!(lr.modal_kind().unwrap().share >= 0.85, "{text}");
     // Both models learned from the same logged cards.
     assert_eq!(report.training.len(), 2);

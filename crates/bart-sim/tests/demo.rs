@@ -2,7 +2,7 @@
 //! intervals, the off-policy estimate of the model that served the last day must lie inside
 //! the interval of its online value, and every logged page must replay bit for bit.
 
-use bart_bandit::{EpsilonGreedy, EpsilonSchedule, RewardModel, seed_for};
+use bart_bandit::{EpsilonSchedule, Policy, RewardModel, seed_for};
 use bart_log::{EventStore, JoinQuery};
 use bart_sim::WorldConfig;
 use bart_sim::experiment::{self, BART, DataDir, DemoConfig, RANDOM};
@@ -80,8 +80,8 @@ fn the_loop_learns_and_offline_agrees_with_online_and_pages_replay() {
         .unwrap();
     for p in &bart_pages {
         let day = (p.impression.timestamp - config.world.start) / 86_400;
-        let scheduled = schedule.at(day as f64).epsilon();
-        assert_eq!(p.impression.epsilon, scheduled, "day {day}");
+        let scheduled = Policy::from(schedule.at(day as f64)).exploration();
+        assert_eq!(p.impression.exploration, scheduled, "day {day}");
     }
     assert_eq!(bart_pages.len(), 3 * 150);
     let day_start = config.world.start + 2 * 86_400;
@@ -98,8 +98,8 @@ fn the_loop_learns_and_offline_agrees_with_online_and_pages_replay() {
         assert!(!pages.is_empty());
         for logged in pages.iter().take(take).map(|p| &p.impression) {
             let m = (logged.model_version > 0).then_some(&model);
-            let policy = EpsilonGreedy::new(logged.epsilon).unwrap();
-            let rebuilt = recommender.page(&logged.context, m, &policy, logged.id);
+            let policy = Policy::new(logged.exploration).unwrap();
+            let rebuilt = recommender.page(&logged.context, m, policy, logged.id);
             assert_eq!(rebuilt, logged.page, "impression {}", logged.id);
             assert_eq!(logged.seed, seed_for(logged.id));
         }

@@ -6,10 +6,9 @@
 
 use bart_bandit::{
     CandidateConfig, CardExamples, CardFeaturiser, EpsilonGreedy, LoggedCard, ModelConfig,
-    ModelKind, PageConfig, PageMarginals, Recommender, RewardModel, Slot, TrainConfig, Weighting,
-    fit,
+    ModelKind, PageConfig, Recommender, RewardModel, Slot, TrainConfig, Weighting, fit,
 };
-use bart_core::{Context, Impression, ImpressionId, ListenerId};
+use bart_core::{Context, Exploration, Impression, ImpressionId, ListenerId};
 use bart_ope::{Target, evaluate};
 use bart_sim::experiment::build_recommender;
 use bart_sim::{Listening, World, WorldConfig};
@@ -43,14 +42,14 @@ fn contexts(world: &World, n: u32) -> Vec<Context> {
 /// The target's exact expected streams and expected cards in one context.
 fn truth(world: &World, rec: &Recommender, target: &Target, ctx: &Context) -> (f64, f64) {
     let scored = rec.score(ctx, rec.candidates(ctx), target.model);
-    let m = PageMarginals::new(&scored, &target.policy, rec.page_config());
+    let m = rec.plan(&scored, target.policy.into());
     let cfg = rec.page_config();
     let mut streams = 0.0;
     for shelf in &scored {
         for &item in &shelf.items {
             for row in 0..cfg.rows {
                 for column in 0..cfg.cards_per_shelf {
-                    let p = m.propensity(&scored, &shelf.explanation, item, row, column);
+                    let p = m.propensity(&shelf.explanation, item, row, column).unwrap();
                     if p > 0.0 {
                         streams += p * world.stream_probability(
                             ctx,
@@ -65,7 +64,7 @@ fn truth(world: &World, rec: &Recommender, target: &Target, ctx: &Context) -> (f
             }
         }
     }
-    (streams, m.expected_cards())
+    (streams, m.expected_cards().unwrap())
 }
 
 #[test]
@@ -94,7 +93,7 @@ fn ips_and_snips_recover_the_true_rate_of_a_target_from_uniform_logs() {
     for (c, ctx) in ctxs.iter().enumerate() {
         for k in 0..200u64 {
             let id = ImpressionId(c as u64 * 1_000 + k);
-            let page = rec.page(ctx, None, &uniform, id);
+            let page = rec.page(ctx, None, uniform.into(), id);
             let rewards: Vec<Vec<f64>> = page
                 .shelves
                 .iter()
@@ -123,7 +122,7 @@ fn ips_and_snips_recover_the_true_rate_of_a_target_from_uniform_logs() {
                 timestamp: 0,
                 context: ctx.clone(),
                 policy: "random".into(),
-                epsilon: 1.0,
+                exploration: Exploration::UNIFORM,
                 model_version: 0,
                 seed: bart_bandit::seed_for(id),
                 page,
@@ -320,7 +319,7 @@ fn logs_exported_as_cb_adf_read_back_to_the_served_draws_and_the_models_features
     let mut featuriser = CardFeaturiser::new(&rec);
     let (mut checked, mut text) = (0, String::new());
     for (k, ctx) in ctxs.iter().enumerate() {
-        let page = rec.page(ctx, Some(&model), &policy, ImpressionId(k as u64));
+        let page = rec.page(ctx, Some(&model), policy.into(), ImpressionId(k as u64));
         let rewards: Vec<Vec<f64>> = page
             .shelves
             .iter()
@@ -336,7 +335,7 @@ fn logs_exported_as_cb_adf_read_back_to_the_served_draws_and_the_models_features
             timestamp: 0,
             context: ctx.clone(),
             policy: "bart".into(),
-            epsilon: 0.2,
+            exploration: Exploration::EpsilonGreedy { epsilon: 0.2 },
             model_version: 1,
             seed: 0,
             page: page.clone(),
@@ -411,7 +410,7 @@ fn a_listener_without_history_gets_a_full_explained_page() {
         .iter()
         .enumerate()
     {
-        let page = rec.page(&newcomer, None, policy, ImpressionId(k as u64));
+        let page = rec.page(&newcomer, None, (*policy).into(), ImpressionId(k as u64));
         assert_eq!(page.shelves.len(), config.rows, "{page:?}");
         for shelf in &page.shelves {
             assert!(shelf.cards.len() >= config.min_cards);

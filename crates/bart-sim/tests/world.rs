@@ -409,7 +409,7 @@ fn impression(
                     item,
                     column: column as u16,
                     probability: 1.0,
-                    propensity: 1.0,
+                    propensity: Some(1.0),
                     score: 0.0,
                 })
                 .collect(),
@@ -420,7 +420,7 @@ fn impression(
         timestamp: ts,
         context: ctx.clone(),
         policy: "test".into(),
-        epsilon: 1.0,
+        exploration: bart_core::Exploration::UNIFORM,
         model_version: 0,
         seed: id,
         page: Page {

@@ -3,7 +3,8 @@
 use crate::DataArg;
 use crate::data::Data;
 use anyhow::{Result, bail};
-use bart_bandit::{EpsilonGreedy, seed_for};
+use bart_bandit::{EpsilonGreedy, Policy, seed_for};
+use bart_core::Exploration;
 use bart_core::{Impression, ImpressionId, ListenerId, Platform};
 use bart_log::JoinQuery;
 use bart_ope::{Target, evaluate as estimate, stream_rate};
@@ -40,16 +41,50 @@ pub struct PageArgs {
     /// Model version; default: the newest.
     #[arg(long)]
     model: Option<u32>,
-    /// Exploration rate ε.
-    #[arg(long, default_value_t = 0.1)]
-    epsilon: f64,
+    #[command(flatten)]
+    policy: PolicyArgs,
     /// Impression id (the sampling seed is derived from it).
     #[arg(long, default_value_t = 1)]
     impression: u64,
 }
 
+#[derive(Clone, Copy, ValueEnum)]
+enum PolicyKind {
+    EpsilonGreedy,
+    Softmax,
+    Greedy,
+}
+
+/// How the served page explores.
+#[derive(Args)]
+struct PolicyArgs {
+    /// The policy that fills the page.
+    #[arg(long, value_enum, default_value = "epsilon-greedy")]
+    policy: PolicyKind,
+    /// Exploration rate ε of epsilon-greedy.
+    #[arg(long, default_value_t = 0.1)]
+    epsilon: f64,
+    /// Temperature of softmax: P(card) is proportional to exp(score / temperature).
+    #[arg(long, default_value_t = 0.05)]
+    temperature: f64,
+}
+
+impl PolicyArgs {
+    fn policy(&self) -> Result<Policy> {
+        Ok(Policy::new(match self.policy {
+            PolicyKind::EpsilonGreedy => Exploration::EpsilonGreedy {
+                epsilon: self.epsilon,
+            },
+            PolicyKind::Softmax => Exploration::Softmax {
+                temperature: self.temperature,
+            },
+            PolicyKind::Greedy => Exploration::GREEDY,
+        })?)
+    }
+}
+
 pub fn page(args: PageArgs) -> Result<ExitCode> {
-    let policy = EpsilonGreedy::new(args.epsilon)?;
+    let policy = args.policy.policy()?;
     let data = Data::open(&args.data.data)?;
     let world = &data.world;
     if args.listener as usize >= world.listeners.len() {
@@ -81,13 +116,13 @@ pub fn page(args: PageArgs) -> Result<ExitCode> {
         };
     }
     let id = ImpressionId(args.impression);
-    let page = data.recommender.page(&context, model.as_ref(), &policy, id);
+    let page = data.recommender.page(&context, model.as_ref(), policy, id);
     let impression = Impression {
         id,
         timestamp: ts,
         context,
         policy: "bart".into(),
-        epsilon: policy.epsilon(),
+        exploration: policy.exploration(),
         model_version: version,
         seed: seed_for(id),
         page,
@@ -115,10 +150,10 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
         );
     };
     let model = data.model(logged.model_version)?;
-    let policy = EpsilonGreedy::new(logged.epsilon)?;
+    let policy = Policy::new(logged.exploration)?;
     let rebuilt = data
         .recommender
-        .page(&logged.context, model.as_ref(), &policy, logged.id);
+        .page(&logged.context, model.as_ref(), policy, logged.id);
     print!("{}", render_page(&data.world.catalog, &logged));
     if rebuilt == logged.page && seed_for(logged.id) == logged.seed {
         println!(

@@ -8,8 +8,8 @@
 
 use anyhow::Result;
 use bart_bandit::{
-    CandidateConfig, CardExamples, EpsilonGreedy, LoggedCard, ModelConfig, PageConfig, RewardModel,
-    Slot, TrainConfig, Weighting, assemble, fit,
+    CandidateConfig, CardExamples, EpsilonGreedy, LoggedCard, ModelConfig, PageConfig, Policy,
+    RewardModel, Slot, TrainConfig, Weighting, fit,
 };
 use bart_core::{ImpressionId, ListenerId};
 use bart_sim::experiment::build_recommender;
@@ -98,6 +98,7 @@ pub fn run(args: BenchPageArgs) -> Result<ExitCode> {
         rows: args.rows,
         cards_per_shelf: args.cards,
         min_cards: 3,
+        ..PageConfig::default()
     };
     let rec = build_recommender(&world, candidates, page.clone())?;
     let listening = Listening::new(&world);
@@ -157,7 +158,7 @@ pub fn run(args: BenchPageArgs) -> Result<ExitCode> {
     };
     fit(&mut model, &examples, &config, |_, _| {})?;
 
-    let policy = EpsilonGreedy::new(0.1)?;
+    let policy = Policy::from(EpsilonGreedy::new(0.1)?);
     let (mut total, mut cand, mut scoring, mut assembly) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut shelves, mut pairs, mut shown) = (0usize, 0usize, 0usize);
@@ -168,7 +169,7 @@ pub fn run(args: BenchPageArgs) -> Result<ExitCode> {
         let t1 = Instant::now();
         let scored = rec.score(ctx, c, Some(&model));
         let t2 = Instant::now();
-        let page = assemble(&scored, &policy, rec.page_config(), ImpressionId(k as u64));
+        let page = rec.plan(&scored, policy).assemble(ImpressionId(k as u64));
         let t3 = Instant::now();
         total.push(micros(t0, t3));
         cand.push(micros(t0, t1));
