@@ -4,6 +4,7 @@
 
 use bart_core::{Catalog, Context, Explanation, GenreId, ItemId};
 use bart_models::SharedModels;
+use rustc_hash::FxHashSet;
 use std::collections::BTreeSet;
 
 /// How many shelves of each kind and how many items per shelf.
@@ -67,15 +68,37 @@ impl ItemIndex {
     }
 }
 
-/// Adds items from `source` to `out`, skipping repeats, until `out` holds `n`.
-fn fill(out: &mut Vec<ItemId>, source: impl IntoIterator<Item = ItemId>, n: usize) {
-    for item in source {
-        if out.len() >= n {
-            return;
+/// A shelf's items being gathered from several sources, without repeats.
+struct Gather {
+    items: Vec<ItemId>,
+    seen: FxHashSet<ItemId>,
+}
+
+impl Gather {
+    fn new(n: usize) -> Self {
+        Gather {
+            items: Vec::with_capacity(n),
+            seen: FxHashSet::with_capacity_and_hasher(n, Default::default()),
         }
-        if !out.contains(&item) {
-            out.push(item);
+    }
+
+    /// Adds items from `source`, skipping repeats, until the shelf holds `n`.
+    fn fill(&mut self, source: impl IntoIterator<Item = ItemId>, n: usize) {
+        for item in source {
+            if self.items.len() >= n {
+                return;
+            }
+            if self.seen.insert(item) {
+                self.items.push(item);
+            }
         }
+    }
+
+    /// The items gathered, from `source` alone.
+    fn only(source: impl IntoIterator<Item = ItemId>, n: usize) -> Vec<ItemId> {
+        let mut g = Gather::new(n);
+        g.fill(source, n);
+        g.items
     }
 }
 
@@ -105,20 +128,19 @@ pub(crate) fn generate(
             .by_artist
             .get(artist.index())
             .map_or(&[][..], Vec::as_slice);
-        let mut items = Vec::with_capacity(n);
-        fill(&mut items, own.iter().copied(), n / 2);
-        let similar: Vec<ItemId> = own
+        let mut items = Gather::new(n);
+        items.fill(own.iter().copied(), n / 2);
+        let similar = own
             .iter()
             .take(3)
-            .flat_map(|&i| shared.similarity.similar(i).iter().map(|&(j, _)| j))
-            .collect();
-        fill(&mut items, similar, n);
+            .flat_map(|&i| shared.similarity.similar(i).iter().map(|&(j, _)| j));
+        items.fill(similar, n);
         if let Some(genre) = catalog.artist(artist).map(|a| a.genres[0]) {
-            fill(&mut items, genre_items(genre), n);
+            items.fill(genre_items(genre), n);
         }
         shelves.push(CandidateShelf {
             explanation: Explanation::BecauseYouListened(artist),
-            items,
+            items: items.items,
         });
     }
 
@@ -132,30 +154,19 @@ pub(crate) fn generate(
         top = ctx.recent_genres.clone();
     }
     for &genre in top.iter().take(config.top_genres) {
-        let mut items = Vec::with_capacity(n);
-        fill(&mut items, genre_items(genre), n);
         shelves.push(CandidateShelf {
             explanation: Explanation::YourTopGenre(genre),
-            items,
+            items: Gather::only(genre_items(genre), n),
         });
     }
 
-    let mut popular = Vec::with_capacity(n);
-    fill(
-        &mut popular,
-        shared.popularity.top_in(ctx.region).iter().copied(),
-        n,
-    );
     shelves.push(CandidateShelf {
         explanation: Explanation::PopularIn(ctx.region),
-        items: popular,
+        items: Gather::only(shared.popularity.top_in(ctx.region).iter().copied(), n),
     });
-
-    let mut again = Vec::with_capacity(n);
-    fill(&mut again, ctx.recent_items.iter().copied(), n);
     shelves.push(CandidateShelf {
         explanation: Explanation::JumpBackIn,
-        items: again,
+        items: Gather::only(ctx.recent_items.iter().copied(), n),
     });
 
     // Genres new to the listener, in the order the region's most played items bring them up.
@@ -186,11 +197,9 @@ pub(crate) fn generate(
         }
     }
     for genre in new_genres {
-        let mut items = Vec::with_capacity(n);
-        fill(&mut items, genre_items(genre), n);
         shelves.push(CandidateShelf {
             explanation: Explanation::Discover(genre),
-            items,
+            items: Gather::only(genre_items(genre), n),
         });
     }
     shelves

@@ -6,7 +6,7 @@
 //! so training can separate it from appeal; ranking scores are taken at row 0, column 0.
 
 use crate::features::{Features, Namespace};
-use bart_core::{Context, Explanation, Item};
+use bart_core::{ArtistId, Context, Explanation, GenreId, Item, ItemId};
 use bart_models::Affinity;
 use std::fmt::Write;
 
@@ -114,7 +114,7 @@ fn bucket(x: f32, edges: &[f32]) -> u64 {
 }
 
 /// How the explanation relates to this context and item, as a small code per kind.
-fn relation(ctx: &Context, affinity: &Affinity, item: &Item, explanation: &Explanation) -> u64 {
+fn relation(ctx: &Context, affinity: &Affinity, item: ItemFacts, explanation: &Explanation) -> u64 {
     match *explanation {
         Explanation::BecauseYouListened(a) => {
             recency(&ctx.recent_artists, &a) * 2 + u64::from(item.artist == a)
@@ -126,7 +126,7 @@ fn relation(ctx: &Context, affinity: &Affinity, item: &Item, explanation: &Expla
                 .position(|(h, _)| *h == g)
                 .unwrap_or(3)
                 .min(3) as u64;
-            rank * 2 + u64::from(item.genre() == g)
+            rank * 2 + u64::from(item.genre == g)
         }
         Explanation::PopularIn(r) => u64::from(r == ctx.region),
         Explanation::JumpBackIn => recency(&ctx.recent_items, &item.id),
@@ -176,28 +176,103 @@ pub fn relation_features(
     explanation: &Explanation,
     out: &mut impl FeatureSink,
 ) {
-    let kind = explanation.kind() as u64;
-    out.namespace("r");
-    let genre_share = affinity.genre(ctx.listener, item.genre());
-    let artist_share = affinity.artist(ctx.listener, item.artist);
-    out.add(
-        "relation",
-        (kind << 8) | relation(ctx, affinity, item, explanation),
-    );
-    out.add(
-        "familiar",
-        recency(&ctx.recent_items, &item.id) * 4 + recency(&ctx.recent_artists, &item.artist),
-    );
-    out.add(
-        "genre_affinity",
-        bucket(genre_share, &[1e-6, 0.05, 0.15, 0.3]),
-    );
-    out.add(
-        "artist_affinity",
-        bucket(artist_share, &[1e-6, 0.02, 0.05, 0.1]),
-    );
-    out.real("genre_share", genre_share);
-    out.real("artist_share", artist_share);
+    let r = Relation::of(ctx, affinity, item, explanation);
+    out.namespace(Relation::NAMESPACE);
+    r.write_discrete(out);
+    r.write_real(out);
+}
+
+/// What the relation namespace needs of an item: small enough to keep a table of for the
+/// whole catalog.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ItemFacts {
+    pub id: ItemId,
+    pub artist: ArtistId,
+    pub genre: GenreId,
+}
+
+impl From<&Item> for ItemFacts {
+    fn from(item: &Item) -> Self {
+        ItemFacts {
+            id: item.id,
+            artist: item.artist,
+            genre: item.genre(),
+        }
+    }
+}
+
+/// The values of the relation namespace: four small codes and two shares.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Relation {
+    relation: u64,
+    familiar: u64,
+    genre_affinity: u64,
+    artist_affinity: u64,
+    genre_share: f32,
+    artist_share: f32,
+}
+
+impl Relation {
+    /// The namespace the features belong to.
+    pub const NAMESPACE: &'static str = "r";
+
+    /// The relation of `item` under `explanation` to the listener of `ctx`.
+    pub fn of(ctx: &Context, affinity: &Affinity, item: &Item, explanation: &Explanation) -> Self {
+        let item = ItemFacts::from(item);
+        let genre_share = affinity.genre(ctx.listener, item.genre);
+        let artist_share = affinity.artist(ctx.listener, item.artist);
+        Relation::with_shares(ctx, affinity, item, explanation, genre_share, artist_share)
+    }
+
+    /// The same, given the listener's shares of the item's genre and artist (looked up once
+    /// per page by a caller that scores many items).
+    pub fn with_shares(
+        ctx: &Context,
+        affinity: &Affinity,
+        item: ItemFacts,
+        explanation: &Explanation,
+        genre_share: f32,
+        artist_share: f32,
+    ) -> Self {
+        Relation {
+            relation: ((explanation.kind() as u64) << 8)
+                | relation(ctx, affinity, item, explanation),
+            familiar: recency(&ctx.recent_items, &item.id) * 4
+                + recency(&ctx.recent_artists, &item.artist),
+            genre_affinity: bucket(genre_share, &[1e-6, 0.05, 0.15, 0.3]),
+            artist_affinity: bucket(artist_share, &[1e-6, 0.02, 0.05, 0.1]),
+            genre_share,
+            artist_share,
+        }
+    }
+
+    /// The four codes packed in one key: equal keys, equal discrete features.
+    pub fn discrete_key(&self) -> u64 {
+        (self.relation << 24)
+            | (self.familiar << 16)
+            | (self.genre_affinity << 8)
+            | self.artist_affinity
+    }
+
+    /// The discrete features (into the current namespace).
+    pub fn write_discrete(&self, out: &mut impl FeatureSink) {
+        out.add("relation", self.relation);
+        out.add("familiar", self.familiar);
+        out.add("genre_affinity", self.genre_affinity);
+        out.add("artist_affinity", self.artist_affinity);
+    }
+
+    /// The values of the real-valued features, in the order [`write_real`](Self::write_real)
+    /// writes them.
+    pub fn shares(&self) -> [f32; 2] {
+        [self.genre_share, self.artist_share]
+    }
+
+    /// The real-valued features (into the current namespace).
+    pub fn write_real(&self, out: &mut impl FeatureSink) {
+        out.real("genre_share", self.genre_share);
+        out.real("artist_share", self.artist_share);
+    }
 }
 
 /// The position namespace.

@@ -20,7 +20,7 @@ pub use card_features::Slot;
 pub use error::BanditError;
 pub use features::{Example, Features, Interactions, Namespace};
 pub use logged::{CardExamples, LoggedCard};
-pub use model::{ModelConfig, ModelKind, Optimizer, RewardModel};
+pub use model::{ModelConfig, ModelKind, Optimizer, Partial, PartialRef, Remembered, RewardModel};
 pub use page::{PageConfig, PagePlan, Pin, PlannedShelf, ScoredShelf, seed_for};
 pub use policy::{EpsilonGreedy, EpsilonSchedule, MAX_BAGS, Marginals, Policy, Scores, greedy};
 pub use recommender::{CardFeaturiser, Recommender};

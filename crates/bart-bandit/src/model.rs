@@ -4,11 +4,10 @@
 //! checksum).
 
 use crate::error::BanditError;
-use crate::features::{Example, Interactions, Namespace};
-use rustc_hash::FxHashMap;
+use crate::features::{Example, Feature, Interactions, Namespace};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::sync::{RwLock, RwLockReadGuard};
 use xxhash_rust::xxh3::xxh3_64;
 
 /// The largest embedding rank (BaRT tried 10 to 200).
@@ -252,7 +251,49 @@ pub struct RewardModel {
 /// A cache that is not part of the model's value: clones start empty, and it never makes two
 /// models unequal.
 #[derive(Debug, Default)]
-struct Memo(RwLock<FxHashMap<u64, Arc<Partial>>>);
+struct Memo(RwLock<MemoTable>);
+
+/// Remembered partials side by side: `slot[key]` is the place of `key`'s partial (`u32::MAX`
+/// for none), its linear sum at `linear[place]` and its power sums at `sums[place * len..]`.
+#[derive(Debug, Default)]
+struct MemoTable {
+    slot: Vec<u32>,
+    linear: Vec<f64>,
+    sums: Vec<f32>,
+}
+
+impl MemoTable {
+    fn contains(&self, key: u32) -> bool {
+        self.slot.get(key as usize).is_some_and(|&s| s != u32::MAX)
+    }
+
+    fn clear(&mut self) {
+        self.slot.clear();
+        self.linear.clear();
+        self.sums.clear();
+    }
+}
+
+/// Partials remembered by a model, from [`RewardModel::memo_partials`]; a borrow of the
+/// model, so it cannot change meanwhile.
+pub struct Remembered<'m> {
+    table: RwLockReadGuard<'m, MemoTable>,
+    len: usize,
+}
+
+impl Remembered<'_> {
+    /// The partial remembered for `key`.
+    pub fn get(&self, key: u32) -> Option<PartialRef<'_>> {
+        let place = *self.table.slot.get(key as usize)?;
+        (place != u32::MAX).then(|| {
+            let place = place as usize;
+            PartialRef {
+                linear: self.table.linear[place],
+                sums: &self.table.sums[place * self.len..][..self.len],
+            }
+        })
+    }
+}
 
 impl Clone for Memo {
     fn clone(&self) -> Self {
@@ -279,13 +320,15 @@ fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
-/// Per-factor power sums of the embedding terms a = v_f x of a set of features: `s1`, `s2`
-/// over 2nd-order embeddings, then `t1`, `t2`, `t3` over 3rd-order ones, `r2` or `r3` values
-/// each. They add up over disjoint sets of features, and give the interaction terms.
+/// Power sums of the embedding terms a = v_f x of a set of features: per factor `s1` over
+/// 2nd-order embeddings (`r2` values), then `t1` and `t2` over 3rd-order ones (`r3` each),
+/// then Σ_f s2 and Σ_f t3 (the interaction terms need only these totals, so they are kept as
+/// one number each). They add up over disjoint sets of features and give the interaction
+/// terms.
 struct Sums {
     r2: usize,
     r3: usize,
-    values: [f32; 5 * MAX_RANK],
+    values: [f32; 3 * MAX_RANK + 2],
 }
 
 impl Sums {
@@ -293,12 +336,12 @@ impl Sums {
         Sums {
             r2,
             r3,
-            values: [0.0; 5 * MAX_RANK],
+            values: [0.0; 3 * MAX_RANK + 2],
         }
     }
 
     fn len(&self) -> usize {
-        2 * self.r2 + 3 * self.r3
+        self.r2 + 2 * self.r3 + 2
     }
 
     fn s1(&self) -> &[f32] {
@@ -306,7 +349,7 @@ impl Sums {
     }
 
     fn t(&self, power: usize) -> &[f32] {
-        &self.values[2 * self.r2 + (power - 1) * self.r3..][..self.r3]
+        &self.values[self.r2 + (power - 1) * self.r3..][..self.r3]
     }
 
     /// Σ_{i<j} a_i a_j for every 3rd-order factor.
@@ -324,17 +367,30 @@ impl Sums {
 /// Σ_f (s1² - s2) / 2 + Σ_f (t1³ - 3 t1 t2 + 2 t3) / 6.
 fn interactions(r2: usize, r3: usize, sums: &[f32]) -> f64 {
     let (s1, rest) = sums.split_at(r2);
-    let (s2, rest) = rest.split_at(r2);
     let (t1, rest) = rest.split_at(r3);
-    let (t2, t3) = rest.split_at(r3);
-    let pairs: f32 = s1.iter().zip(s2).map(|(a, b)| a * a - b).sum();
-    let triples: f32 = t1
-        .iter()
-        .zip(t2)
-        .zip(t3)
-        .map(|((p1, p2), p3)| p1 * p1 * p1 - 3.0 * p1 * p2 + 2.0 * p3)
-        .sum();
+    let (t2, totals) = rest.split_at(r3);
+    let pairs: f32 = lanes_sum(s1, |a| a * a) - totals[0];
+    let mut triples = 2.0 * totals[1];
+    if !t1.is_empty() {
+        let cubes = lanes_sum(t1, |p1| p1 * p1 * p1);
+        let mixed: f32 = t1.iter().zip(t2).map(|(p1, p2)| p1 * p2).sum();
+        triples += cubes - 3.0 * mixed;
+    }
     0.5 * f64::from(pairs) + f64::from(triples) / 6.0
+}
+
+/// Σ f(x) over `xs`, summed in eight lanes so that it vectorises (a plain float sum must keep
+/// its order, one addition at a time).
+fn lanes_sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = xs.chunks_exact(8);
+    let rest: f32 = chunks.remainder().iter().map(|&x| f(x)).sum();
+    for chunk in chunks {
+        for (l, &x) in lanes.iter_mut().zip(chunk) {
+            *l += f(x);
+        }
+    }
+    lanes.iter().sum::<f32>() + rest
 }
 
 /// The part of a score that a group of namespace features contributes (their linear sum and
@@ -347,7 +403,22 @@ pub struct Partial {
     sums: Vec<f32>,
 }
 
+/// A borrowed [`Partial`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PartialRef<'a> {
+    linear: f64,
+    sums: &'a [f32],
+}
+
 impl Partial {
+    /// The partial, borrowed.
+    pub fn as_ref(&self) -> PartialRef<'_> {
+        PartialRef {
+            linear: self.linear,
+            sums: &self.sums,
+        }
+    }
+
     /// Back to no features.
     pub fn clear(&mut self) {
         self.linear = 0.0;
@@ -405,29 +476,34 @@ impl RewardModel {
 
     /// Adds the namespace features of `x` to a linear sum and to power sums.
     fn accumulate(&self, x: &Example<'_>, linear: &mut f64, sums: &mut [f32]) {
+        self.accumulate_atoms(x.atoms(), linear, sums);
+    }
+
+    fn accumulate_atoms(
+        &self,
+        atoms: impl IntoIterator<Item = Feature>,
+        linear: &mut f64,
+        sums: &mut [f32],
+    ) {
         let (r2, r3) = (self.config.order2(), self.config.order3());
         let (s1, rest) = sums.split_at_mut(r2);
-        let (s2, rest) = rest.split_at_mut(r2);
         let (t1, rest) = rest.split_at_mut(r3);
-        let (t2, t3) = rest.split_at_mut(r3);
-        for (id, v) in x.atoms() {
+        let (t2, totals) = rest.split_at_mut(r3);
+        for (id, v) in atoms {
             let row = &self.rows[self.row(id)..][..1 + r2 + r3];
             *linear += f64::from(row[0] * v);
-            for ((p1, p2), &w) in s1.iter_mut().zip(s2.iter_mut()).zip(&row[1..1 + r2]) {
-                let a = w * v;
-                *p1 += a;
-                *p2 += a * a;
+            let (w2, w3) = row[1..].split_at(r2);
+            for (p1, &w) in s1.iter_mut().zip(w2) {
+                *p1 += w * v;
             }
-            for (((p1, p2), p3), &u) in t1
-                .iter_mut()
-                .zip(t2.iter_mut())
-                .zip(t3.iter_mut())
-                .zip(&row[1 + r2..])
-            {
-                let a = u * v;
-                *p1 += a;
-                *p2 += a * a;
-                *p3 += a * a * a;
+            totals[0] += v * v * lanes_sum(w2, |w| w * w);
+            if r3 > 0 {
+                for ((p1, p2), &u) in t1.iter_mut().zip(t2.iter_mut()).zip(w3) {
+                    let a = u * v;
+                    *p1 += a;
+                    *p2 += a * a;
+                }
+                totals[1] += v * v * v * lanes_sum(w3, |u| u * u * u);
             }
         }
     }
@@ -462,38 +538,80 @@ impl RewardModel {
         self.accumulate(x, &mut part.linear, &mut part.sums);
     }
 
-    /// The partial of a group of features that `key` identifies, built by `build` (which adds
-    /// them to an empty partial) the first time and remembered until the next update. The key
-    /// must determine the features: an item's id, for the item namespace of one catalog.
-    pub fn memo_partial(&self, key: u64, build: impl FnOnce(&mut Partial)) -> Arc<Partial> {
+    /// The partials of the feature groups that `keys` identify, each built by `build` (which
+    /// adds the group's features to an empty partial) the first time and remembered until the
+    /// next update. A key must determine its features (an item's id, for the item namespace
+    /// of one catalog); keys index a table, so they should be small and dense. The answer
+    /// reads them without further locking.
+    pub fn memo_partials(
+        &self,
+        keys: impl IntoIterator<Item = u32>,
+        build: impl Fn(u32, &mut Partial),
+    ) -> Remembered<'_> {
+        let len = self.partial().sums.len();
         let read = self.memo.0.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(p) = read.get(&key) {
-            return Arc::clone(p);
+        let mut missing: Vec<u32> = keys.into_iter().filter(|&k| !read.contains(k)).collect();
+        if missing.is_empty() {
+            return Remembered { table: read, len };
         }
         drop(read);
-        let mut p = self.partial();
-        build(&mut p);
-        let p = Arc::new(p);
+        missing.sort_unstable();
+        missing.dedup();
+        let built: Vec<(u32, Partial)> = missing
+            .into_iter()
+            .map(|k| {
+                let mut p = self.partial();
+                build(k, &mut p);
+                (k, p)
+            })
+            .collect();
         let mut write = self.memo.0.write().unwrap_or_else(|e| e.into_inner());
-        Arc::clone(write.entry(key).or_insert(p))
+        for (k, p) in built {
+            if write.contains(k) {
+                continue;
+            }
+            let at = k as usize;
+            if write.slot.len() <= at {
+                write.slot.resize(at + 1, u32::MAX);
+            }
+            write.slot[at] = write.linear.len() as u32;
+            write.linear.push(p.linear);
+            write.sums.extend_from_slice(&p.sums);
+        }
+        drop(write);
+        Remembered {
+            table: self.memo.0.read().unwrap_or_else(|e| e.into_inner()),
+            len,
+        }
     }
 
     /// The probability of reward 1 of an example made of the features of `parts` (disjoint
-    /// groups; at least one): equal to [`predict`](Self::predict) up to rounding when the
-    /// model [`decomposes`](Self::decomposes). `scratch` is a partial of this model to sum in.
-    pub fn predict_parts(&self, parts: &[&Partial], scratch: &mut Partial) -> f64 {
-        let mut logit = f64::from(self.rows[self.row(self.constant)]);
-        scratch.sums.copy_from_slice(&parts[0].sums);
+    /// groups; at least one) and the already hashed features `atoms`: equal to
+    /// [`predict`](Self::predict) up to rounding when the model
+    /// [`decomposes`](Self::decomposes). `scratch` is a partial of this model to sum in.
+    pub fn predict_parts(
+        &self,
+        parts: &[PartialRef<'_>],
+        atoms: &[Feature],
+        scratch: &mut Partial,
+    ) -> f64 {
+        scratch.linear = f64::from(self.rows[self.row(self.constant)]);
+        scratch.sums.copy_from_slice(parts[0].sums);
         for p in parts {
-            logit += p.linear;
+            scratch.linear += p.linear;
         }
         for p in &parts[1..] {
-            for (a, b) in scratch.sums.iter_mut().zip(&p.sums) {
+            for (a, b) in scratch.sums.iter_mut().zip(p.sums) {
                 *a += b;
             }
         }
+        self.accumulate_atoms(
+            atoms.iter().copied(),
+            &mut scratch.linear,
+            &mut scratch.sums,
+        );
         let (r2, r3) = (self.config.order2(), self.config.order3());
-        sigmoid(logit + interactions(r2, r3, &scratch.sums))
+        sigmoid(scratch.linear + interactions(r2, r3, &scratch.sums))
     }
 
     /// The score's log-odds.
@@ -559,7 +677,7 @@ impl RewardModel {
     /// the step (for progressive validation).
     pub fn update(&mut self, x: &Example<'_>, label: f64, weight: f64) -> f64 {
         let memo = self.memo.0.get_mut().unwrap_or_else(|e| e.into_inner());
-        if !memo.is_empty() {
+        if !memo.slot.is_empty() {
             memo.clear();
         }
         self.initialise(x);

@@ -28,6 +28,7 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rustc_hash::{FxHashMap, FxHashSet};
 use std::str::FromStr;
+use std::sync::OnceLock;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// The shape of a page and its rules.
@@ -163,8 +164,9 @@ pub struct PlannedShelf {
     /// The shelf score r' (the mean of the best `cards_per_shelf` item scores), and per bag.
     pub score: f64,
     pub bag_scores: Vec<f64>,
-    /// The marginals of its card draws, when the policy has them.
-    cards: Option<Marginals>,
+    /// The marginals of its card draws, when the policy has them: worked out the first time
+    /// they are needed (only shelves that are shown, or asked about, pay for them).
+    cards: OnceLock<Option<Marginals>>,
 }
 
 /// Everything about a page fixed before the first draw: the shelves and items the rules
@@ -210,7 +212,7 @@ impl PagePlan {
                     items: keep.iter().map(|&j| source.items[j]).collect(),
                     score: shelf_score(&scores, k),
                     bag_scores: bags.iter().map(|b| shelf_score(b, k)).collect(),
-                    cards: policy.marginals(&scores, k),
+                    cards: OnceLock::new(),
                     scores,
                     bags,
                 }
@@ -262,6 +264,15 @@ impl PagePlan {
         &self.fixed
     }
 
+    /// The marginals of shelf `v`'s card draws, when the policy has them.
+    fn card_marginals(&self, v: usize) -> Option<&Marginals> {
+        let shelf = &self.shelves[v];
+        shelf
+            .cards
+            .get_or_init(|| self.policy.marginals(&shelf.scores, self.cards_per_shelf))
+            .as_ref()
+    }
+
     /// P(`shelf` at `row`), when the policy has exact marginals.
     fn row_propensity(&self, row: usize, shelf: usize) -> Option<f64> {
         let Some(fixed) = self.fixed.get(row) else {
@@ -289,10 +300,7 @@ impl PagePlan {
         row: usize,
         column: usize,
     ) -> Option<f64> {
-        let cards_known = self.shelves.first().is_none_or(|s| s.cards.is_some());
-        if !cards_known {
-            return None;
-        }
+        self.rows.as_ref()?;
         let Some(v) = self
             .shelves
             .iter()
@@ -304,7 +312,7 @@ impl PagePlan {
         let Some(j) = shelf.items.iter().position(|&i| i == item) else {
             return Some(0.0);
         };
-        Some(self.row_propensity(row, v)? * shelf.cards.as_ref()?.get(column, j))
+        Some(self.row_propensity(row, v)? * self.card_marginals(v)?.get(column, j))
     }
 
     /// The expected number of cards on the page, when the policy has exact marginals: the
@@ -354,6 +362,7 @@ impl PagePlan {
                     bags: &shelf.bags,
                 };
                 let row_p = self.row_propensity(row, v);
+                let marginals = self.card_marginals(v);
                 let cards = policy
                     .draw_without_replacement(scores, self.cards_per_shelf, &mut rng)
                     .into_iter()
@@ -362,9 +371,7 @@ impl PagePlan {
                         item: shelf.items[j],
                         column: column as u16,
                         probability,
-                        propensity: row_p
-                            .zip(shelf.cards.as_ref())
-                            .map(|(r, m)| r * m.get(column, j)),
+                        propensity: row_p.zip(marginals).map(|(r, m)| r * m.get(column, j)),
                         score: shelf.scores[j],
                     })
                     .collect();
@@ -418,7 +425,9 @@ fn apply_rules(
         .iter()
         .map(|items| items.len() >= config.min_cards)
         .collect();
-    let mut placed: FxHashSet<ItemId> = FxHashSet::default();
+    let total = shelves.iter().map(|items| items.len()).sum();
+    let mut placed: FxHashSet<ItemId> =
+        FxHashSet::with_capacity_and_hasher(total, Default::default());
     let mut per_artist: FxHashMap<ArtistId, usize> = FxHashMap::default();
     loop {
         placed.clear();
@@ -431,7 +440,9 @@ fn apply_rules(
                     if placed.contains(&item) {
                         return false;
                     }
-                    if let (Some(cap), Some(artist)) = (config.max_per_artist, artist_of(item)) {
+                    if let Some(cap) = config.max_per_artist
+                        && let Some(artist) = artist_of(item)
+                    {
                         let n = per_artist.entry(artist).or_default();
                         if *n == cap {
                             return false;
@@ -455,14 +466,17 @@ fn apply_rules(
     }
 }
 
-/// Shelf-level score r': the mean of the shelf's best `k` item scores.
+/// Shelf-level score r': the mean of the shelf's best `k` item scores, summed best first.
 fn shelf_score(scores: &[f64], k: usize) -> f64 {
     let mut s = scores.to_vec();
-    s.sort_by(|a, b| b.total_cmp(a));
-    s.truncate(k);
-    if s.is_empty() {
-        0.0
-    } else {
-        s.iter().sum::<f64>() / s.len() as f64
+    let k = k.min(s.len());
+    if k == 0 {
+        return 0.0;
     }
+    if k < s.len() {
+        s.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+    }
+    let top = &mut s[..k];
+    top.sort_unstable_by(|a, b| b.total_cmp(a));
+    top.iter().sum::<f64>() / k as f64
 }

@@ -2,16 +2,17 @@
 
 use crate::candidates::{self, CandidateConfig, CandidateShelf, ItemIndex};
 use crate::card_features::{
-    Hashing, Slot, card_features, context_features, explanation_features, item_features,
-    position_features, relation_features,
+    FeatureSink, Hashing, ItemFacts, Relation, Slot, card_features, context_features,
+    explanation_features, item_features, position_features,
 };
 use crate::error::BanditError;
 use crate::features::{Example, Features, Mark};
 use crate::model::{Partial, RewardModel};
 use crate::page::{self, PageConfig, PagePlan, ScoredShelf};
 use crate::policy::Policy;
-use bart_core::{ArtistId, Catalog, Context, Explanation, ImpressionId, ItemId, Page};
+use bart_core::{ArtistId, Catalog, Context, Explanation, GenreId, ImpressionId, ItemId, Page};
 use bart_models::SharedModels;
+use rustc_hash::FxHashMap;
 
 /// Everything needed to build a page except the reward model and the policy, which change
 /// as the loop learns.
@@ -20,6 +21,8 @@ pub struct Recommender {
     catalog: Catalog,
     shared: SharedModels,
     index: ItemIndex,
+    /// Per catalog item, what the relation features need (a small table that stays cached).
+    facts: Vec<ItemFacts>,
     candidates: CandidateConfig,
     page: PageConfig,
 }
@@ -42,6 +45,7 @@ impl Recommender {
         }
         Ok(Recommender {
             index: ItemIndex::new(&catalog),
+            facts: catalog.items.iter().map(ItemFacts::from).collect(),
             catalog,
             shared,
             candidates,
@@ -78,7 +82,7 @@ impl Recommender {
     }
 
     fn artist_of(&self, item: ItemId) -> Option<ArtistId> {
-        self.catalog.item(item).map(|i| i.artist)
+        self.facts.get(item.index()).map(|f| f.artist)
     }
 
     /// Scores every candidate with `model` at the top-left slot; without a model every score
@@ -157,8 +161,9 @@ impl Recommender {
     }
 
     /// The same scores from [`Partial`]s: the context and the position once per page (the
-    /// context's features hashed once), each explanation once per shelf, each item once per model (remembered by the model), and
-    /// only the relation features per (item, explanation).
+    /// context's features hashed once), each explanation once per shelf, each item once per
+    /// model (remembered by the model), each combination of the relation's codes once per
+    /// page, and only the two relation shares per (item, explanation).
     fn score_by_parts(
         &self,
         ctx: &Context,
@@ -166,40 +171,93 @@ impl Recommender {
         m: &RewardModel,
     ) -> Vec<Vec<f64>> {
         let affinity = &self.shared.affinity;
+        // Adds the features `write` gives to `into`, hashed through `f`.
+        let part =
+            |f: &mut Features, write: &mut dyn FnMut(&mut Hashing<'_>), into: &mut Partial| {
+                f.clear();
+                write(&mut Hashing::new(f));
+                m.add_to(into, &f.example());
+            };
         let mut f = Features::default();
-        // Adds the features `write` gives to `into`.
-        let mut part = |write: &mut dyn FnMut(&mut Hashing<'_>), into: &mut Partial| {
-            f.clear();
-            write(&mut Hashing::new(&mut f));
-            m.add_to(into, &f.example());
-        };
         let mut context = m.partial();
-        part(&mut |h| context_features(ctx, affinity, h), &mut context);
+        part(
+            &mut f,
+            &mut |h| context_features(ctx, affinity, h),
+            &mut context,
+        );
         let mut page = context.clone();
-        part(&mut |h| position_features(Slot::TOP_LEFT, h), &mut page);
-        let (mut relation, mut scratch) = (m.partial(), m.partial());
+        part(
+            &mut f,
+            &mut |h| position_features(Slot::TOP_LEFT, h),
+            &mut page,
+        );
+        let known = candidates
+            .iter()
+            .flat_map(|c| &c.items)
+            .filter(|i| i.index() < self.facts.len())
+            .map(|i| i.0);
+        let items = m.memo_partials(known, |key, p| {
+            if let Some(item) = self.catalog.item(ItemId(key)) {
+                part(&mut Features::default(), &mut |h| item_features(item, h), p);
+            }
+        });
+        let mut codes: FxHashMap<u64, Partial> = FxHashMap::default();
+        // The ids of the two share features, hashed once; each pair gives only their values.
+        f.clear();
+        let mut h = Hashing::new(&mut f);
+        h.namespace(Relation::NAMESPACE);
+        Relation::default().write_real(&mut h);
+        let share_ids: Vec<u32> = f.example().atoms().map(|(id, _)| id).collect();
+        let artist_shares: FxHashMap<ArtistId, f32> =
+            affinity.top_artists(ctx.listener).iter().copied().collect();
+        let genre_shares: FxHashMap<GenreId, f32> =
+            affinity.top_genres(ctx.listener).iter().copied().collect();
+        let mut scratch = m.partial();
         candidates
             .iter()
             .map(|c| {
                 // The page's context and position, and this shelf's explanation.
                 let mut shelf = page.clone();
-                part(&mut |h| explanation_features(&c.explanation, h), &mut shelf);
+                part(
+                    &mut f,
+                    &mut |h| explanation_features(&c.explanation, h),
+                    &mut shelf,
+                );
                 c.items
                     .iter()
                     .map(|&i| {
                         // Items missing from the catalog keep only the context's features.
-                        let Some(item) = self.catalog.item(i) else {
-                            return m.predict_parts(&[&context], &mut scratch);
+                        let (Some(&item), Some(item_part)) =
+                            (self.facts.get(i.index()), items.get(i.0))
+                        else {
+                            return m.predict_parts(&[context.as_ref()], &[], &mut scratch);
                         };
-                        let item_part = m.memo_partial(u64::from(i.0), |p| {
-                            part(&mut |h| item_features(item, h), p)
-                        });
-                        relation.clear();
-                        part(
-                            &mut |h| relation_features(ctx, affinity, item, &c.explanation, h),
-                            &mut relation,
+                        let r = Relation::with_shares(
+                            ctx,
+                            affinity,
+                            item,
+                            &c.explanation,
+                            genre_shares.get(&item.genre).copied().unwrap_or(0.0),
+                            artist_shares.get(&item.artist).copied().unwrap_or(0.0),
                         );
-                        m.predict_parts(&[&shelf, &item_part, &relation], &mut scratch)
+                        let code = codes.entry(r.discrete_key()).or_insert_with(|| {
+                            let mut p = m.partial();
+                            part(
+                                &mut f,
+                                &mut |h| {
+                                    h.namespace(Relation::NAMESPACE);
+                                    r.write_discrete(h)
+                                },
+                                &mut p,
+                            );
+                            p
+                        });
+                        let shares = [(share_ids[0], r.shares()[0]), (share_ids[1], r.shares()[1])];
+                        m.predict_parts(
+                            &[shelf.as_ref(), item_part, code.as_ref()],
+                            &shares,
+                            &mut scratch,
+                        )
                     })
                     .collect()
             })

@@ -351,6 +351,16 @@ fn logs_exported_as_cb_adf_read_back_to_the_served_draws_and_the_models_features
                 .iter()
                 .find(|s| s.explanation == shelf.explanation)
                 .unwrap();
+            // Serving's scores from partials equal the model's on each card's full features.
+            for (j, &item) in served.items.iter().enumerate() {
+                let full = featuriser.card(ctx, item, &served.explanation, Slot::TOP_LEFT);
+                let full = model.predict(&full);
+                assert!(
+                    (full - served.scores[j]).abs() < 1e-5,
+                    "{full} vs {}",
+                    served.scores[j]
+                );
+            }
             let mut remaining: Vec<usize> = (0..served.items.len()).collect();
             for card in &shelf.cards {
                 let ex = reader.next_example().unwrap().unwrap();

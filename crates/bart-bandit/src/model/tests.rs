@@ -289,7 +289,7 @@ fn partials_of_disjoint_groups_combine_to_the_full_prediction() {
         m.add_to(&mut pu, &user.example());
         m.add_to(&mut pa, &action.example());
         let full = m.predict(&example_without_repeat().example());
-        let parts = m.predict_parts(&[&pu, &pa], &mut m.partial());
+        let parts = m.predict_parts(&[pu.as_ref(), pa.as_ref()], &[], &mut m.partial());
         assert!((full - parts).abs() < 1e-6, "{kind:?}: {full} vs {parts}");
         assert!((full - 0.5).abs() > 0.01, "{kind:?}: a trivial score");
         pa.clear();
@@ -316,22 +316,39 @@ fn remembered_partials_are_forgotten_by_the_next_update() {
     let mut m = RewardModel::new(config(ModelKind::Fm2)).unwrap();
     let f = example_without_repeat();
     let builds = std::cell::Cell::new(0);
-    let build = |p: &mut Partial| {
+    let build = |_, p: &mut Partial| {
         builds.set(builds.get() + 1);
         m.add_to(p, &f.example());
     };
-    let first = m.memo_partial(7, build);
-    let again = m.memo_partial(7, |_| unreachable!("remembered"));
-    assert_eq!(first, again);
-    assert_eq!(builds.get(), 1);
-    m.update(&f.example(), 1.0, 1.0);
-    let mut rebuilt = 0;
-    let after = m.memo_partial(7, |p| {
-        rebuilt += 1;
+    let first = {
+        let remembered = m.memo_partials([7, 7], build);
+        let r = remembered.get(7).unwrap();
+        Partial {
+            linear: r.linear,
+            sums: r.sums.to_vec(),
+        }
+    };
+    let again = m.memo_partials([7, 3], |k, p| {
+        assert_eq!(k, 3, "7 is remembered");
         m.add_to(p, &f.example());
     });
-    assert_eq!(rebuilt, 1);
-    assert_ne!(*after, *first, "the update changed the weights");
+    assert_eq!(again.get(7), Some(first.as_ref()));
+    assert_eq!(again.get(3), Some(first.as_ref()));
+    assert_eq!(again.get(8), None);
+    assert_eq!(again.get(1 << 20), None);
+    drop(again);
+    assert_eq!(builds.get(), 1);
+    m.update(&f.example(), 1.0, 1.0);
+    let mut direct = m.partial();
+    m.add_to(&mut direct, &f.example());
+    let after = m.memo_partials([7], |_, p| m.add_to(p, &f.example()));
+    assert_eq!(after.get(7), Some(direct.as_ref()));
+    assert_ne!(
+        after.get(7),
+        Some(first.as_ref()),
+        "the update changed the weights"
+    );
+    drop(after);
     // Clones start with an empty memo and compare equal.
     assert_eq!(m.clone(), m);
 }
