@@ -2,9 +2,9 @@
 //! each validly explains. Deterministic given the context and the shared models, so a page can
 //! be rebuilt from its log.
 
+use crate::item_set::ItemSet;
 use bart_core::{Catalog, Context, Explanation, GenreId, ItemId};
 use bart_models::SharedModels;
-use rustc_hash::FxHashSet;
 use std::collections::BTreeSet;
 
 /// How many shelves of each kind and how many items per shelf.
@@ -71,14 +71,14 @@ impl ItemIndex {
 /// A shelf's items being gathered from several sources, without repeats.
 struct Gather {
     items: Vec<ItemId>,
-    seen: FxHashSet<ItemId>,
+    seen: ItemSet,
 }
 
 impl Gather {
     fn new(n: usize) -> Self {
         Gather {
             items: Vec::with_capacity(n),
-            seen: FxHashSet::with_capacity_and_hasher(n, Default::default()),
+            seen: ItemSet::default(),
         }
     }
 

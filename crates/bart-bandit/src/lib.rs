@@ -7,6 +7,7 @@ pub mod card_features;
 pub mod error;
 pub mod features;
 pub mod hash;
+mod item_set;
 pub mod logged;
 pub mod model;
 pub mod page;

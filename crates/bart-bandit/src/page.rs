@@ -22,11 +22,12 @@
 
 use crate::candidates::CandidateShelf;
 use crate::error::BanditError;
+use crate::item_set::ItemSet;
 use crate::policy::{Marginals, Policy, Scores};
 use bart_core::{ArtistId, Card, Explanation, ExplanationKind, ImpressionId, ItemId, Page, Shelf};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
-use rustc_hash::{FxHashMap, FxHashSet};
+use rustc_hash::FxHashMap;
 use std::str::FromStr;
 use std::sync::OnceLock;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
@@ -425,9 +426,7 @@ fn apply_rules(
         .iter()
         .map(|items| items.len() >= config.min_cards)
         .collect();
-    let total = shelves.iter().map(|items| items.len()).sum();
-    let mut placed: FxHashSet<ItemId> =
-        FxHashSet::with_capacity_and_hasher(total, Default::default());
+    let mut placed = ItemSet::default();
     let mut per_artist: FxHashMap<ArtistId, usize> = FxHashMap::default();
     loop {
         placed.clear();
@@ -437,7 +436,7 @@ fn apply_rules(
             let keep = (0..items.len())
                 .filter(|&j| {
                     let item = items[j];
-                    if placed.contains(&item) {
+                    if placed.contains(item) {
                         return false;
                     }
                     if let Some(cap) = config.max_per_artist

@@ -337,8 +337,10 @@ fn sample(p: &[f64], u: f64) -> usize {
 pub struct Marginals {
     n: usize,
     k: usize,
-    /// k x n, by candidate index.
-    p: Vec<f64>,
+    /// k x n, by rank.
+    by_rank: Vec<f64>,
+    /// The rank of each candidate index.
+    rank_of: Vec<u32>,
 }
 
 impl Marginals {
@@ -347,17 +349,19 @@ impl Marginals {
         let k = k.min(n);
         // Candidate indices by rank: score descending, index ascending (matches `greedy`).
         let mut order: Vec<usize> = (0..n).collect();
-        order.sort_by(|&a, &b| rank(scores, a, b));
+        order.sort_unstable_by(|&a, &b| rank(scores, a, b));
         let mut by_rank = vec![0.0; k * n];
         // state[f]: P(frontier = rank f) at the current step; f <= t.
         let mut state = vec![0.0; k + 1];
         state[0] = 1.0;
+        let mut next = vec![0.0; k + 1];
+        // below[j]: probability mass for ranks > f, added with a difference array.
+        let mut below = vec![0.0; n + 1];
         for t in 0..k {
             let m = (n - t) as f64;
             let explore = epsilon / m;
-            let mut next = vec![0.0; k + 1];
-            // below[j]: probability mass for ranks > f, added with a difference array.
-            let mut below = vec![0.0; n + 1];
+            next.fill(0.0);
+            below.fill(0.0);
             let row = &mut by_rank[t * n..(t + 1) * n];
             for f in 0..=t.min(n - 1) {
                 let pf = state[f];
@@ -393,26 +397,34 @@ impl Marginals {
                     }
                 }
             }
+            // Only below[..t + 2] is non-zero, so the running sum is flat after it.
+            let upto = (t + 2).min(n);
             let mut acc = 0.0;
-            for (j, slot) in row.iter_mut().enumerate() {
-                acc += below[j];
+            for (slot, b) in row[..upto].iter_mut().zip(&below[..upto]) {
+                acc += b;
                 *slot += acc;
             }
-            state = next;
-        }
-        let mut p = vec![0.0; k * n];
-        for t in 0..k {
-            for (rank, &i) in order.iter().enumerate() {
-                p[t * n + i] = by_rank[t * n + rank];
+            for slot in &mut row[upto..] {
+                *slot += acc;
             }
+            std::mem::swap(&mut state, &mut next);
         }
-        Marginals { n, k, p }
+        let mut rank_of = vec![0u32; n];
+        for (rank, &i) in order.iter().enumerate() {
+            rank_of[i] = rank as u32;
+        }
+        Marginals {
+            n,
+            k,
+            by_rank,
+            rank_of,
+        }
     }
 
     /// P(candidate `index` is drawn at step `step`); 0 outside the table.
     pub fn get(&self, step: usize, index: usize) -> f64 {
         if step < self.k && index < self.n {
-            self.p[step * self.n + index]
+            self.by_rank[step * self.n + self.rank_of[index] as usize]
         } else {
             0.0
         }

@@ -36,7 +36,7 @@ pub struct BenchPageArgs {
     #[arg(long, default_value_t = 10)]
     cards: usize,
     /// Items per candidate shelf.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 120)]
     items_per_shelf: usize,
     /// Seed of the world and of the listeners' visits.
     #[arg(long, default_value_t = 42)]
@@ -90,9 +90,9 @@ pub fn run(args: BenchPageArgs) -> Result<ExitCode> {
     })?;
     let candidates = CandidateConfig {
         items_per_shelf: args.items_per_shelf,
-        recent_artists: 10,
-        top_genres: 10,
-        discover_genres: 14,
+        recent_artists: 20,
+        top_genres: 20,
+        discover_genres: 30,
     };
     let page = PageConfig {
         rows: args.rows,
