@@ -110,14 +110,11 @@ impl Policy {
             }
             Exploration::Thompson { .. } => {
                 out.resize(remaining.len(), 0.0);
-                let single = [scores.mean.to_vec()];
-                let bags = if scores.bags.is_empty() {
-                    &single[..]
-                } else {
-                    scores.bags
-                };
-                let share = 1.0 / bags.len() as f64;
-                for bag in bags {
+                if scores.bags.is_empty() {
+                    out[best_of(scores.mean, remaining)] = 1.0;
+                }
+                let share = 1.0 / scores.bags.len() as f64;
+                for bag in scores.bags {
                     out[best_of(bag, remaining)] += share;
                 }
             }
