@@ -8,9 +8,11 @@
 use crate::error::SimError;
 use crate::response::Listening;
 use crate::world::{DAY, World, WorldConfig};
+use bart_bandit::hash::hash;
+use bart_bandit::train::fit_each;
 use bart_bandit::{
     CandidateConfig, CardExamples, EpsilonSchedule, LoggedCard, ModelConfig, PageConfig, Policy,
-    Recommender, RewardModel, Slot, TrainConfig, TrainStats, fit, seed_for,
+    Recommender, RewardModel, Slot, TrainConfig, TrainStats, seed_for,
 };
 use bart_core::{Impression, ImpressionId};
 use bart_log::{EventStore, JoinQuery, LoggedPage};
@@ -162,6 +164,9 @@ impl DataDir {
 }
 
 /// What a model was trained on, saved beside it: it may only be evaluated on later pages.
+/// Version v continues version v - 1: it learned from the impressions from the previous
+/// version's `trained_until` (the world's start for version 1) to its own, so the records
+/// of versions 1 to v say how to train it again ([`TrainingHistory`]).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelRecord {
     pub version: u32,
@@ -170,6 +175,10 @@ pub struct ModelRecord {
     pub reward_window_secs: u64,
     pub examples: u64,
     pub weighted_log_loss: f64,
+    /// The training options of that night (the defaults in records that predate them, which
+    /// is what the demo used).
+    #[serde(default)]
+    pub train: TrainConfig,
 }
 
 pub fn bar(len: u64, msg: &str, visible: bool) -> ProgressBar {
@@ -321,32 +330,23 @@ pub fn run(
         let mut stats = TrainStats::default();
         if day + 1 < config.days {
             let until = day_end - window;
-            let pages = store.joined(&JoinQuery {
-                policy: None,
-                from: Some(trained_until),
-                until: Some(until),
-                window_secs: window,
-            })?;
+            let pages = night_pages(&store, trained_until, until, window)?;
             trained_until = until;
             let pb = bar(
-                (pages
-                    .iter()
-                    .map(|p| p.impression.page.card_count())
-                    .sum::<usize>()
-                    * config.train.epochs) as u64,
+                (card_count(&pages) * config.train.epochs) as u64,
                 &format!("night {} training", day + 1),
                 progress,
             );
-            let cards: Vec<LoggedCard<'_>> = training_cards(&pages).collect();
-            let examples = CardExamples {
-                recommender: &recommender,
-                cards: &cards,
-                batch_size: 65_536,
-            };
-            stats = fit(&mut model, &examples, &config.train, |done, s| {
-                pb.set_position(done);
-                pb.set_message(format!("night {}, log-loss {:.4}", day + 1, s.log_loss));
-            })?;
+            stats = fit_pages(
+                &recommender,
+                &pages,
+                std::slice::from_mut(&mut model),
+                std::slice::from_ref(&config.train),
+                |done, s| {
+                    pb.set_position(done);
+                    pb.set_message(format!("night {}, log-loss {:.4}", day + 1, s.log_loss));
+                },
+            )?[0];
             pb.finish_and_clear();
             version += 1;
             model.save(&DataDir::model(dir, version))?;
@@ -356,6 +356,7 @@ pub fn run(
                 reward_window_secs: window,
                 examples: stats.examples,
                 weighted_log_loss: stats.weighted_log_loss,
+                train: config.train.clone(),
             };
             let path = DataDir::model_record(dir, version);
             let json = serde_json::to_string_pretty(&record).expect("record serialises");
@@ -421,6 +422,130 @@ pub(crate) fn refs(pages: &[LoggedPage]) -> Vec<LoggedPageRef<'_>> {
         .map(|p| (&p.impression, p.rewards.as_slice()))
         .collect()
 }
+
+/// The pages one night of the loop trains on: every impression logged at or after `from` and
+/// before `until`, in log order (timestamp, then id), with its rewards over `window_secs`.
+pub fn night_pages(
+    store: &EventStore,
+    from: u64,
+    until: u64,
+    window_secs: u64,
+) -> Result<Vec<LoggedPage>, SimError> {
+    Ok(store.joined(&JoinQuery {
+        policy: None,
+        from: Some(from),
+        until: Some(until),
+        window_secs,
+    })?)
+}
+
+/// The number of cards (training examples) on `pages`.
+pub fn card_count(pages: &[LoggedPage]) -> usize {
+    pages.iter().map(|p| p.impression.page.card_count()).sum()
+}
+
+/// Trains each of `models` (with `configs[m]`) on the cards of `pages`, as the loop trains
+/// its model every night: the cards in log order, featurised once per batch for all models.
+pub fn fit_pages(
+    recommender: &Recommender,
+    pages: &[LoggedPage],
+    models: &mut [RewardModel],
+    configs: &[TrainConfig],
+    progress: impl FnMut(u64, &TrainStats),
+) -> Result<Vec<TrainStats>, SimError> {
+    let cards: Vec<LoggedCard<'_>> = training_cards(pages).collect();
+    let examples = CardExamples {
+        recommender,
+        cards: &cards,
+        batch_size: 65_536,
+    };
+    Ok(fit_each(models, &examples, configs, progress)?)
+}
+
+/// How model version v of a data directory was trained, enough to train it again: version v
+/// continues version v - 1, so night k (from 1) learned from the [`night_pages`] from the end
+/// of night k - 1 (the world's start for night 1) to `records[k - 1].trained_until`, with the
+/// options `records[k - 1].train`.
+#[derive(Clone, Copy)]
+pub struct TrainingHistory<'a> {
+    pub store: &'a EventStore,
+    pub recommender: &'a Recommender,
+    /// The world's start: where night 1's pages begin.
+    pub start: u64,
+    /// The records of versions 1 to v, in order.
+    pub records: &'a [ModelRecord],
+    /// The model configuration of version v (in its file).
+    pub model: &'a ModelConfig,
+}
+
+impl TrainingHistory<'_> {
+    /// Trains `models` fresh models with the version's model configuration through its
+    /// nights, all models on each batch of cards at once, model m on night k with
+    /// `config(m, k, &records[k - 1].train)`. With the records' own options this gives back
+    /// the saved model bit for bit, as long as the store still holds the same pages.
+    /// `progress` is told the examples done and the total so far (it grows as each night's
+    /// pages are read).
+    pub fn retrain(
+        &self,
+        models: usize,
+        config: impl Fn(usize, u32, &TrainConfig) -> TrainConfig,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<Vec<RewardModel>, SimError> {
+        if let Some((k, r)) = (1..).zip(self.records).find(|(k, r)| r.version != *k) {
+            return Err(SimError::InvalidConfig {
+                field: "model records",
+                value: format!("v{} in place of v{k}", r.version),
+                reason: "need the records of versions 1, 2, ... in order",
+            });
+        }
+        let mut trained = (0..models)
+            .map(|_| RewardModel::new(self.model.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
+        let (mut done, mut total) = (0u64, 0u64);
+        let mut from = self.start;
+        for record in self.records {
+            let until = record.trained_until;
+            let pages = night_pages(self.store, from, until, record.reward_window_secs)?;
+            from = until;
+            let configs: Vec<TrainConfig> = (0..models)
+                .map(|m| config(m, record.version, &record.train))
+                .collect();
+            total += (card_count(&pages) * record.train.epochs) as u64;
+            progress(done, total);
+            fit_pages(self.recommender, &pages, &mut trained, &configs, |d, _| {
+                progress(done + d, total)
+            })?;
+            done = total;
+        }
+        Ok(trained)
+    }
+
+    /// `bags` bags of the version for bootstrap Thompson sampling: [`retrain`](Self::retrain)
+    /// with the version's own options, bag b with bootstrap seed [`bag_seed`]`(b, night)` each
+    /// night. The same history always gives the same bags, whatever the number of threads.
+    pub fn bags(
+        &self,
+        bags: usize,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<Vec<RewardModel>, SimError> {
+        self.retrain(
+            bags,
+            |b, night, train| TrainConfig {
+                bootstrap: Some(bag_seed(b, night)),
+                ..train.clone()
+            },
+            progress,
+        )
+    }
+}
+
+/// The bootstrap seed of bag `bag` on night `night`.
+pub fn bag_seed(bag: usize, night: u32) -> u64 {
+    hash(BAG_SEEDS, &[bag as u64, u64::from(night)])
+}
+
+/// The hash namespace of [`bag_seed`].
+const BAG_SEEDS: u64 = 0xBA65_0000_0000_0001;
 
 /// Every card of the pages, with its reward; cards of the uniform policy are the exploration
 /// slice.

@@ -1,9 +1,10 @@
 //! Opening a data directory: the world it was made from, its event store and its models.
 
 use anyhow::{Context as _, Result, bail};
-use bart_bandit::{CandidateConfig, PageConfig, Recommender, RewardModel};
+use bart_bandit::{CandidateConfig, PageConfig, Policy, Recommender, RewardModel};
+use bart_core::{Context, Exploration, ImpressionId, Page};
 use bart_log::EventStore;
-use bart_sim::experiment::{DataDir, ModelRecord, build_recommender};
+use bart_sim::experiment::{DataDir, ModelRecord, TrainingHistory, bar, build_recommender};
 use bart_sim::{World, WorldConfig};
 use std::path::{Path, PathBuf};
 
@@ -53,6 +54,62 @@ impl Data {
     /// What model `version` was trained on.
     pub fn model_record(&self, version: u32) -> Result<ModelRecord> {
         read_json(&DataDir::model_record(&self.dir, version))
+    }
+
+    /// The bags of model `version` for Thompson sampling, trained now (with a progress bar on
+    /// stderr): [`TrainingHistory::bags`] on the pages versions 1 to `version` learned from,
+    /// with that version's model configuration and training options. Always the same bags for
+    /// the same directory.
+    pub fn bags(&self, version: u32, bags: u32) -> Result<Vec<RewardModel>> {
+        if version == 0 {
+            if self.latest_model()? == 0 {
+                bail!(
+                    "Thompson sampling needs a trained model to bag, and {} has none (`bart demo` trains one a night)",
+                    self.dir.display()
+                );
+            }
+            bail!("Thompson sampling needs a trained model to bag: model v0 is the untrained one");
+        }
+        let model = RewardModel::load(&DataDir::model(&self.dir, version))?;
+        let records = (1..=version)
+            .map(|v| self.model_record(v))
+            .collect::<Result<Vec<_>>>()?;
+        let pb = bar(0, &format!("training {bags} bags of v{version}"), true);
+        let history = TrainingHistory {
+            store: &self.store,
+            recommender: &self.recommender,
+            start: self.world.config.start,
+            records: &records,
+            model: model.config(),
+        };
+        let trained = history
+            .bags(bags as usize, |done, total| {
+                pb.set_length(total);
+                pb.set_position(done);
+            })
+            .with_context(|| format!("training the bags of model v{version}"))?;
+        pb.finish_and_clear();
+        Ok(trained)
+    }
+
+    /// The page `policy` serves in `ctx` for `impression` with model `version`: with its
+    /// bags ([`bags`](Self::bags)) under Thompson sampling, else with the model itself.
+    pub fn page(
+        &self,
+        ctx: &Context,
+        version: u32,
+        policy: Policy,
+        impression: ImpressionId,
+    ) -> Result<Page> {
+        let rec = &self.recommender;
+        Ok(match policy.exploration() {
+            Exploration::Thompson { bags } => {
+                let bags = self.bags(version, bags)?;
+                let scored = rec.score_bags(ctx, rec.candidates(ctx), &bags);
+                rec.plan(&scored, policy).assemble(impression)
+            }
+            _ => rec.page(ctx, self.model(version)?.as_ref(), policy, impression),
+        })
     }
 
     /// The newest model version in the directory (0 if none).

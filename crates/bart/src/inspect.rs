@@ -53,6 +53,8 @@ enum PolicyKind {
     EpsilonGreedy,
     Softmax,
     Greedy,
+    /// Bootstrap Thompson sampling over --bags bagged copies of the model, trained on the fly.
+    Thompson,
 }
 
 /// How the served page explores.
@@ -67,6 +69,10 @@ struct PolicyArgs {
     /// Temperature of softmax: P(card) is proportional to exp(score / temperature).
     #[arg(long, default_value_t = 0.05)]
     temperature: f64,
+    /// Bags of Thompson sampling: copies of the model retrained on bootstrap resamples of
+    /// its training logs (deterministically, so replays rebuild the same ones).
+    #[arg(long, default_value_t = 8)]
+    bags: u32,
 }
 
 impl PolicyArgs {
@@ -79,6 +85,7 @@ impl PolicyArgs {
                 temperature: self.temperature,
             },
             PolicyKind::Greedy => Exploration::GREEDY,
+            PolicyKind::Thompson => Exploration::Thompson { bags: self.bags },
         })?)
     }
 }
@@ -99,7 +106,6 @@ pub fn page(args: PageArgs) -> Result<ExitCode> {
         Some(v) => v,
         None => data.latest_model()?,
     };
-    let model = data.model(version)?;
     let listening = Listening::new(world);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(args.impression);
     let ts = world.config.start;
@@ -116,7 +122,7 @@ pub fn page(args: PageArgs) -> Result<ExitCode> {
         };
     }
     let id = ImpressionId(args.impression);
-    let page = data.recommender.page(&context, model.as_ref(), policy, id);
+    let page = data.page(&context, version, policy, id)?;
     let impression = Impression {
         id,
         timestamp: ts,
@@ -149,17 +155,19 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
             data.store.path().display()
         );
     };
-    let model = data.model(logged.model_version)?;
     let policy = Policy::new(logged.exploration)?;
-    let rebuilt = data
-        .recommender
-        .page(&logged.context, model.as_ref(), policy, logged.id);
+    let rebuilt = data.page(&logged.context, logged.model_version, policy, logged.id)?;
     print!("{}", render_page(&data.world.catalog, &logged));
     if rebuilt == logged.page && seed_for(logged.id) == logged.seed {
+        let model = match logged.exploration {
+            Exploration::Thompson { bags } => {
+                format!("{bags} bags of model v{}", logged.model_version)
+            }
+            _ => format!("model v{}", logged.model_version),
+        };
         println!(
-            "\nReplayed from seed {:#018x}, the logged context and model v{}: identical ({} cards).",
+            "\nReplayed from seed {:#018x}, the logged context and {model}: identical ({} cards).",
             logged.seed,
-            logged.model_version,
             rebuilt.card_count()
         );
         Ok(ExitCode::SUCCESS)

@@ -95,6 +95,7 @@ impl ModelArgs {
             weighting: self.weighting,
             epochs: self.epochs,
             exploration_only: self.exploration_only,
+            bootstrap: None,
         };
         config.validate()?;
         Ok(config)
