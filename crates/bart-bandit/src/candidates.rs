@@ -103,8 +103,10 @@ impl Gather {
 }
 
 /// The candidate shelves for `ctx`, in a fixed order: because_you_listened (most recent artist
-/// first), your_top_genre, popular_in, jump_back_in, discover. Shelves may hold fewer items
-/// than asked; page assembly drops those that are too short.
+/// first), your_top_genre, popular_in (the context's region), popular_on (the context's
+/// platform, which may differ from the listener's usual one), jump_back_in, discover. Every
+/// listener, with history or without, gets the popular_in and popular_on shelves. Shelves may
+/// hold fewer items than asked; page assembly drops those that are too short.
 pub(crate) fn generate(
     config: &CandidateConfig,
     catalog: &Catalog,
@@ -163,6 +165,10 @@ pub(crate) fn generate(
     shelves.push(CandidateShelf {
         explanation: Explanation::PopularIn(ctx.region),
         items: Gather::only(shared.popularity.top_in(ctx.region).iter().copied(), n),
+    });
+    shelves.push(CandidateShelf {
+        explanation: Explanation::PopularOn(ctx.platform),
+        items: Gather::only(shared.popularity.top_on(ctx.platform).iter().copied(), n),
     });
     shelves.push(CandidateShelf {
         explanation: Explanation::JumpBackIn,

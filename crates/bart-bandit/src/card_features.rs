@@ -129,6 +129,7 @@ fn relation(ctx: &Context, affinity: &Affinity, item: ItemFacts, explanation: &E
             rank * 2 + u64::from(item.genre == g)
         }
         Explanation::PopularIn(r) => u64::from(r == ctx.region),
+        Explanation::PopularOn(p) => u64::from(p == ctx.platform),
         Explanation::JumpBackIn => recency(&ctx.recent_items, &item.id),
         Explanation::Discover(g) => bucket(affinity.genre(ctx.listener, g), &[1e-6, 0.05, 0.15]),
     }
@@ -309,6 +310,67 @@ mod tests {
                 (c.id(b"share"), 0.25),
                 (i.id(b"item=12"), 1.0)
             ]
+        );
+    }
+
+    #[test]
+    fn popular_on_has_its_own_kind_instance_and_relation() {
+        use bart_core::{AgeGroup, ListenerId, Platform, RegionId};
+        let ctx = Context {
+            listener: ListenerId(0),
+            region: RegionId(2),
+            platform: Platform::Desktop,
+            age_group: AgeGroup::Under25,
+            hour: 9,
+            weekday: 1,
+            recent_artists: Vec::new(),
+            recent_genres: Vec::new(),
+            recent_items: Vec::new(),
+        };
+        let item = Item {
+            id: ItemId(7),
+            kind: bart_core::ItemKind::Track,
+            title: "t".into(),
+            artist: ArtistId(1),
+            genres: vec![GenreId(0)],
+            popularity: 0.5,
+            release_day: 0,
+        };
+        let affinity = Affinity::default();
+        let text = |e: Explanation| {
+            let mut out = String::new();
+            explanation_features(&e, &mut VwText(&mut out));
+            relation_features(&ctx, &affinity, &item, &e, &mut VwText(&mut out));
+            out
+        };
+        // Kind 5 (appended after discover), the platform's number as the instance's argument,
+        // and relation 1 exactly when the shelf names the context's platform.
+        let kind = 5u64 << 32;
+        assert_eq!(
+            text(Explanation::PopularOn(Platform::Desktop)),
+            format!(
+                "|e kind=5 instance={} |r relation={} familiar=15 genre_affinity=0 \
+                 artist_affinity=0 genre_share:0 artist_share:0",
+                kind | 1,
+                (5 << 8) | 1
+            )
+        );
+        assert_eq!(
+            text(Explanation::PopularOn(Platform::Speaker)),
+            format!(
+                "|e kind=5 instance={} |r relation={} familiar=15 genre_affinity=0 \
+                 artist_affinity=0 genre_share:0 artist_share:0",
+                kind | 3,
+                5 << 8
+            )
+        );
+        // Unchanged for the kinds before it.
+        assert!(
+            text(Explanation::PopularIn(RegionId(2))).starts_with(&format!(
+                "|e kind=2 instance={} |r relation={} ",
+                (2u64 << 32) | 2,
+                (2 << 8) | 1
+            ))
         );
     }
 }

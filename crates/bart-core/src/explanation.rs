@@ -1,6 +1,6 @@
 //! Explanations: the reason a shelf exists, which is also its title.
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Platform};
 use crate::ids::{ArtistId, GenreId, RegionId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -20,6 +20,8 @@ pub enum Explanation {
     JumpBackIn,
     /// Items of a genre new to the listener.
     Discover(GenreId),
+    /// Items popular on the platform the listener is using.
+    PopularOn(Platform),
 }
 
 /// The kind of an explanation, without its argument.
@@ -31,16 +33,19 @@ pub enum ExplanationKind {
     PopularIn,
     JumpBackIn,
     Discover,
+    PopularOn,
 }
 
 impl ExplanationKind {
-    /// All kinds, in a fixed order.
-    pub const ALL: [ExplanationKind; 5] = [
+    /// All kinds, in a fixed order. New kinds are appended: a kind's position is hashed into
+    /// model features and stored.
+    pub const ALL: [ExplanationKind; 6] = [
         ExplanationKind::BecauseYouListened,
         ExplanationKind::YourTopGenre,
         ExplanationKind::PopularIn,
         ExplanationKind::JumpBackIn,
         ExplanationKind::Discover,
+        ExplanationKind::PopularOn,
     ];
 
     /// Snake-case name, as used in features and logs.
@@ -51,6 +56,7 @@ impl ExplanationKind {
             ExplanationKind::PopularIn => "popular_in",
             ExplanationKind::JumpBackIn => "jump_back_in",
             ExplanationKind::Discover => "discover",
+            ExplanationKind::PopularOn => "popular_on",
         }
     }
 }
@@ -64,6 +70,7 @@ impl Explanation {
             Explanation::PopularIn(_) => ExplanationKind::PopularIn,
             Explanation::JumpBackIn => ExplanationKind::JumpBackIn,
             Explanation::Discover(_) => ExplanationKind::Discover,
+            Explanation::PopularOn(_) => ExplanationKind::PopularOn,
         }
     }
 
@@ -74,6 +81,13 @@ impl Explanation {
             Explanation::YourTopGenre(g) | Explanation::Discover(g) => u32::from(g.0),
             Explanation::PopularIn(r) => u32::from(r.0),
             Explanation::JumpBackIn => 0,
+            // Fixed numbers, independent of the declaration order of `Platform`.
+            Explanation::PopularOn(p) => match p {
+                Platform::Mobile => 0,
+                Platform::Desktop => 1,
+                Platform::Web => 2,
+                Platform::Speaker => 3,
+            },
         }
     }
 
@@ -87,6 +101,10 @@ impl Explanation {
             Explanation::PopularIn(r) => format!("Popular in {}", catalog.region_name(r)),
             Explanation::JumpBackIn => "Jump back in".to_string(),
             Explanation::Discover(g) => format!("Discover: {}", catalog.genre_name(g)),
+            Explanation::PopularOn(p) => match p {
+                Platform::Speaker => "Popular on smart speakers".to_string(),
+                _ => format!("Popular on {}", p.name()),
+            },
         }
     }
 }
@@ -137,6 +155,46 @@ mod tests {
             t(Explanation::YourTopGenre(GenreId(0))),
             "Your top genre: afrobeat"
         );
+        let popular_on = Platform::ALL.map(|p| t(Explanation::PopularOn(p)));
+        assert_eq!(
+            popular_on,
+            [
+                "Popular on mobile",
+                "Popular on desktop",
+                "Popular on web",
+                "Popular on smart speakers"
+            ]
+        );
+    }
+
+    #[test]
+    fn kinds_keep_their_positions_and_platforms_their_numbers() {
+        // Positions and args are hashed into model features: appending is the only change.
+        let names = ExplanationKind::ALL.map(ExplanationKind::name);
+        assert_eq!(
+            names,
+            [
+                "because_you_listened",
+                "your_top_genre",
+                "popular_in",
+                "jump_back_in",
+                "discover",
+                "popular_on"
+            ]
+        );
+        for (i, kind) in ExplanationKind::ALL.into_iter().enumerate() {
+            assert_eq!(kind as usize, i);
+        }
+        assert_eq!(
+            Explanation::PopularOn(Platform::Mobile).kind(),
+            ExplanationKind::PopularOn
+        );
+        let args = Platform::ALL.map(|p| Explanation::PopularOn(p).arg());
+        assert_eq!(args, [0, 1, 2, 3]);
+        assert_eq!(
+            Explanation::PopularOn(Platform::Speaker).to_string(),
+            "popular_on(3)"
+        );
     }
 
     #[test]
@@ -145,5 +203,14 @@ mod tests {
         let json = serde_json::to_string(&e).unwrap();
         assert_eq!(json, r#"{"kind":"because_you_listened","arg":42}"#);
         assert_eq!(serde_json::from_str::<Explanation>(&json).unwrap(), e);
+
+        let e = Explanation::PopularOn(Platform::Speaker);
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(json, r#"{"kind":"popular_on","arg":"speaker"}"#);
+        assert_eq!(serde_json::from_str::<Explanation>(&json).unwrap(), e);
+        assert_eq!(
+            serde_json::from_str::<ExplanationKind>(r#""popular_on""#).unwrap(),
+            ExplanationKind::PopularOn
+        );
     }
 }

@@ -14,7 +14,7 @@
 use crate::error::{LogError, Result};
 use bart_core::{
     ArtistId, Card, Explanation, Feedback, GenreId, Impression, ImpressionId, ItemId, Page,
-    RegionId, Shelf,
+    Platform, RegionId, Shelf,
 };
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, Row, params, params_from_iter};
@@ -537,6 +537,7 @@ enum ExplanationRecord {
     PopularIn(RegionId),
     JumpBackIn,
     Discover(GenreId),
+    PopularOn(Platform),
 }
 
 impl<'a> From<&'a Page> for PageRecord<'a> {
@@ -599,6 +600,7 @@ impl From<Explanation> for ExplanationRecord {
             Explanation::PopularIn(r) => ExplanationRecord::PopularIn(r),
             Explanation::JumpBackIn => ExplanationRecord::JumpBackIn,
             Explanation::Discover(g) => ExplanationRecord::Discover(g),
+            Explanation::PopularOn(p) => ExplanationRecord::PopularOn(p),
         }
     }
 }
@@ -611,6 +613,7 @@ impl From<ExplanationRecord> for Explanation {
             ExplanationRecord::PopularIn(r) => Explanation::PopularIn(r),
             ExplanationRecord::JumpBackIn => Explanation::JumpBackIn,
             ExplanationRecord::Discover(g) => Explanation::Discover(g),
+            ExplanationRecord::PopularOn(p) => Explanation::PopularOn(p),
         }
     }
 }

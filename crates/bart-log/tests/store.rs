@@ -28,6 +28,7 @@ fn page(id: u64, shelves: u16, cards: u16, base: u32) -> Page {
         Explanation::PopularIn(RegionId(3)),
         Explanation::JumpBackIn,
         Explanation::Discover(GenreId(9)),
+        Explanation::PopularOn(Platform::Speaker),
     ];
     Page {
         impression: ImpressionId(id),
@@ -100,7 +101,8 @@ fn impressions_round_trip_with_large_ids_and_seeds() {
     assert_eq!(store.path(), Path::new(":memory:"));
     let mut big = impression(u64::MAX, 1_700_000_000, "bart");
     big.seed = u64::MAX - 1;
-    big.page = page(u64::MAX, 5, 5, 4_000_000_000);
+    // Six shelves: one of every explanation kind.
+    big.page = page(u64::MAX, 6, 5, 4_000_000_000);
     let mut half = impression(1 << 63, 1_700_000_001, "bart");
     half.seed = 1 << 63;
     half.model_version = u32::MAX;
@@ -125,7 +127,7 @@ fn impressions_round_trip_with_large_ids_and_seeds() {
     let joined = store.joined(&all(60)).unwrap();
     let got: Vec<&Impression> = joined.iter().map(|p| &p.impression).collect();
     assert_eq!(got, all_imps.iter().collect::<Vec<_>>());
-    assert_eq!(joined[0].rewards, vec![vec![0.0; 5]; 5]);
+    assert_eq!(joined[0].rewards, vec![vec![0.0; 5]; 6]);
     assert_eq!(joined[2].rewards, vec![vec![0.0; 3], vec![]]);
 }
 
@@ -588,6 +590,59 @@ fn stored_layout_is_pinned() {
             page,
         )
     );
+}
+
+/// `PopularOn` was appended to the stored explanations: it is variant 5, its platform the
+/// variant index of `Platform`, and the variants before it keep their bytes.
+#[test]
+fn popular_on_round_trips_and_is_appended_to_the_stored_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut imp = impression(1, 100, "bart");
+    let shelf = |row: u16, explanation| Shelf {
+        explanation,
+        row,
+        probability: 0.5,
+        score: 0.25,
+        cards: Vec::new(),
+    };
+    imp.page = Page {
+        impression: ImpressionId(1),
+        shelves: vec![
+            shelf(0, Explanation::PopularOn(Platform::Mobile)),
+            shelf(1, Explanation::PopularOn(Platform::Desktop)),
+            shelf(2, Explanation::PopularOn(Platform::Web)),
+            shelf(3, Explanation::PopularOn(Platform::Speaker)),
+            shelf(4, Explanation::PopularIn(RegionId(3))),
+        ],
+    };
+    let mut store = EventStore::create(tmp.path()).unwrap();
+    store
+        .append_impressions(std::slice::from_ref(&imp))
+        .unwrap();
+    assert_eq!(store.impression(imp.id).unwrap().as_ref(), Some(&imp));
+    drop(store);
+    let reopened = EventStore::open(tmp.path()).unwrap();
+    assert_eq!(reopened.impression(imp.id).unwrap(), Some(imp));
+
+    let raw = rusqlite::Connection::open(tmp.path().join("events.db")).unwrap();
+    let page: Vec<u8> = raw
+        .query_row("SELECT page FROM impressions", [], |r| r.get(0))
+        .unwrap();
+    let half = [0, 0, 0, 0, 0, 0, 0xe0, 0x3f]; // 0.5f64, little-endian
+    let quarter = [0, 0, 0, 0, 0, 0, 0xd0, 0x3f]; // 0.25f64
+    let shelf_bytes = |explanation: &[u8], row: u8| {
+        [explanation, &[row][..], &half, &quarter, &[0]].concat() // no cards
+    };
+    let expected: Vec<u8> = [
+        vec![1, 5], // page impression, 5 shelves
+        shelf_bytes(&[5, 0], 0),
+        shelf_bytes(&[5, 1], 1),
+        shelf_bytes(&[5, 2], 2),
+        shelf_bytes(&[5, 3], 3),
+        shelf_bytes(&[2, 3], 4), // PopularIn(region 3): unchanged
+    ]
+    .concat();
+    assert_eq!(page, expected);
 }
 
 /// The size the demo writes: 300,000 pages of 5 x 5 cards in batches of 5,000, about 1.5

@@ -1,5 +1,6 @@
 //! Shared models built from listening history, used by every shelf generator and by the
-//! reward model: listener affinities, item co-listening similarity and regional popularity.
+//! reward model: listener affinities, item co-listening similarity and popularity per region
+//! and per platform.
 
 pub mod affinity;
 pub mod popularity;

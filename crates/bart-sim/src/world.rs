@@ -369,6 +369,15 @@ impl Truth {
                     WRONG
                 }
             }
+            Explanation::PopularOn(p) => {
+                if p == ctx.platform {
+                    // The same chart-following as popular_in, a little weaker: a platform's
+                    // chart says less about the listener than the region's.
+                    0.8 * (3.4 * item.popularity.sqrt() - 0.6) * (1.3 - taste.curiosity)
+                } else {
+                    WRONG
+                }
+            }
             Explanation::JumpBackIn => {
                 if !recent {
                     return WRONG;

@@ -8,7 +8,9 @@ use bart_bandit::{
     CandidateConfig, CardExamples, CardFeaturiser, EpsilonGreedy, LoggedCard, ModelConfig,
     ModelKind, PageConfig, Recommender, RewardModel, Slot, TrainConfig, Weighting, fit,
 };
-use bart_core::{Context, Exploration, Impression, ImpressionId, ListenerId};
+use bart_core::{
+    Context, Explanation, Exploration, Impression, ImpressionId, ListenerId, Platform,
+};
 use bart_ope::{Target, evaluate};
 use bart_sim::experiment::build_recommender;
 use bart_sim::{Listening, World, WorldConfig};
@@ -415,7 +417,28 @@ fn a_listener_without_history_gets_a_full_explained_page() {
         recent_items: Vec::new(),
         ..known.clone()
     };
+    // Every listener, newcomer or not, gets a popular_on shelf for the platform in use (not
+    // the listener's usual one) right after popular_in, the same every time, long enough to
+    // show after the page rules have left the items it shares with popular_in there.
+    let elsewhere = Context {
+        platform: Platform::ALL
+            .into_iter()
+            .find(|&p| p != known.platform)
+            .unwrap(),
+        ..newcomer.clone()
+    };
     let config = rec.page_config();
+    for ctx in [known, &newcomer, &elsewhere] {
+        let candidates = rec.candidates(ctx);
+        assert_eq!(candidates, rec.candidates(ctx));
+        let at = candidates
+            .iter()
+            .position(|c| c.explanation == Explanation::PopularIn(ctx.region))
+            .unwrap();
+        let popular_on = &candidates[at + 1];
+        assert_eq!(popular_on.explanation, Explanation::PopularOn(ctx.platform));
+        assert!(popular_on.items.len() >= config.min_cards, "{popular_on:?}");
+    }
     for (k, policy) in [EpsilonGreedy::uniform(), EpsilonGreedy::new(0.1).unwrap()]
         .iter()
         .enumerate()
@@ -428,7 +451,7 @@ fn a_listener_without_history_gets_a_full_explained_page() {
             // Only explanations that are true of a newcomer.
             assert!(matches!(
                 shelf.explanation,
-                bart_core::Explanation::PopularIn(_) | bart_core::Explanation::Discover(_)
+                Explanation::PopularIn(_) | Explanation::PopularOn(_) | Explanation::Discover(_)
             ));
         }
     }

@@ -289,12 +289,18 @@ fn random_and_oracle(world: &World, n: usize, seed: u64) -> (f64, f64) {
 
 /// Share of requests whose best explanation kind (by true probability, over their own
 /// candidates) differs between a mobile weekday morning and a desktop weekday afternoon.
-fn best_kind_change_share(world: &World, n: usize, seed: u64) -> (f64, [[usize; 5]; 2]) {
+/// (The candidates are built once for the request's own context, so they carry no
+/// popular_on shelf: one named after the request's platform would be wrong on the other.)
+fn best_kind_change_share(
+    world: &World,
+    n: usize,
+    seed: u64,
+) -> (f64, [[usize; ExplanationKind::ALL.len()]; 2]) {
     let listening = Listening::new(world);
     let obs = Observed::new(world);
     let mut r = rng(seed);
     let (mut changed, mut count) = (0, 0);
-    let mut kinds = [[0usize; 5]; 2];
+    let mut kinds = [[0usize; ExplanationKind::ALL.len()]; 2];
     let k = |x: ExplanationKind| ExplanationKind::ALL.iter().position(|&y| y == x).unwrap();
     for (ctx, ts) in requests(world, n, seed + 1) {
         let shelves = candidates(world, &obs, &ctx, &mut r);
@@ -775,6 +781,37 @@ fn because_you_listened_needs_the_artist_in_recent_listening() {
     let (first, absent) = (first / n as f64, absent / n as f64);
     println!("BecauseYouListened, item by the artist: first {first:.4} absent {absent:.4}");
     assert!(first > 3.0 * absent, "first {first} absent {absent}");
+}
+
+#[test]
+fn popular_on_helps_popular_items_on_the_context_platform_a_little_less_than_popular_in() {
+    let world = default_world();
+    let obs = Observed::new(world);
+    let (mut on, mut other, mut region, mut n) = (0.0, 0.0, 0.0, 0);
+    for (ctx, _) in requests(world, 1_000, 41) {
+        let elsewhere = Platform::ALL
+            .into_iter()
+            .find(|&p| p != ctx.platform)
+            .unwrap();
+        for &item in obs.popular_in_region[ctx.region.index()].iter().take(10) {
+            let p = |e: Explanation| world.stream_probability(&ctx, item, &e, 0, 0, 0);
+            let p_on = p(Explanation::PopularOn(ctx.platform));
+            let p_other = p(Explanation::PopularOn(elsewhere));
+            // A shelf named after another platform does not fit the listener.
+            assert!(p_on > p_other, "{p_on} <= {p_other}");
+            on += p_on;
+            other += p_other;
+            region += p(Explanation::PopularIn(ctx.region));
+            n += 1;
+        }
+    }
+    assert!(n >= 9_000);
+    let (on, other, region) = (on / n as f64, other / n as f64, region / n as f64);
+    println!(
+        "popular items: popular_on {on:.4} (other platform {other:.4}), popular_in {region:.4}"
+    );
+    assert!(on > 2.0 * other, "on {on} other {other}");
+    assert!(on < region && on > 0.6 * region, "on {on} in {region}");
 }
 
 #[test]
