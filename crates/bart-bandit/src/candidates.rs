@@ -45,6 +45,8 @@ pub(crate) struct ItemIndex {
     by_artist: Vec<Vec<ItemId>>,
     /// Items of each main genre, most popular first.
     by_genre: Vec<Vec<ItemId>>,
+    /// The main genre of each item, by item index (a small table that stays in cache).
+    genre_of: Vec<GenreId>,
 }
 
 impl ItemIndex {
@@ -64,21 +66,24 @@ impl ItemIndex {
         ItemIndex {
             by_artist,
             by_genre,
+            genre_of: catalog.items.iter().map(|i| i.genre()).collect(),
         }
     }
 }
 
 /// A shelf's items being gathered from several sources, without repeats.
-struct Gather {
+struct Gather<'s> {
     items: Vec<ItemId>,
-    seen: ItemSet,
+    seen: &'s mut ItemSet,
 }
 
-impl Gather {
-    fn new(n: usize) -> Self {
+impl<'s> Gather<'s> {
+    /// Starts a shelf of up to `n` items, reusing `seen` (emptied) for its repeat checks.
+    fn new(n: usize, seen: &'s mut ItemSet) -> Self {
+        seen.clear();
         Gather {
             items: Vec::with_capacity(n),
-            seen: ItemSet::default(),
+            seen,
         }
     }
 
@@ -95,8 +100,12 @@ impl Gather {
     }
 
     /// The items gathered, from `source` alone.
-    fn only(source: impl IntoIterator<Item = ItemId>, n: usize) -> Vec<ItemId> {
-        let mut g = Gather::new(n);
+    fn only(
+        source: impl IntoIterator<Item = ItemId>,
+        n: usize,
+        seen: &'s mut ItemSet,
+    ) -> Vec<ItemId> {
+        let mut g = Gather::new(n, seen);
         g.fill(source, n);
         g.items
     }
@@ -124,13 +133,14 @@ pub(crate) fn generate(
             .copied()
     };
     let mut shelves = Vec::new();
+    let seen = &mut ItemSet::default();
 
     for &artist in ctx.recent_artists.iter().take(config.recent_artists) {
         let own = index
             .by_artist
             .get(artist.index())
             .map_or(&[][..], Vec::as_slice);
-        let mut items = Gather::new(n);
+        let mut items = Gather::new(n, seen);
         items.fill(own.iter().copied(), n / 2);
         let similar = own
             .iter()
@@ -158,21 +168,29 @@ pub(crate) fn generate(
     for &genre in top.iter().take(config.top_genres) {
         shelves.push(CandidateShelf {
             explanation: Explanation::YourTopGenre(genre),
-            items: Gather::only(genre_items(genre), n),
+            items: Gather::only(genre_items(genre), n, seen),
         });
     }
 
     shelves.push(CandidateShelf {
         explanation: Explanation::PopularIn(ctx.region),
-        items: Gather::only(shared.popularity.top_in(ctx.region).iter().copied(), n),
+        items: Gather::only(
+            shared.popularity.top_in(ctx.region).iter().copied(),
+            n,
+            seen,
+        ),
     });
     shelves.push(CandidateShelf {
         explanation: Explanation::PopularOn(ctx.platform),
-        items: Gather::only(shared.popularity.top_on(ctx.platform).iter().copied(), n),
+        items: Gather::only(
+            shared.popularity.top_on(ctx.platform).iter().copied(),
+            n,
+            seen,
+        ),
     });
     shelves.push(CandidateShelf {
         explanation: Explanation::JumpBackIn,
-        items: Gather::only(ctx.recent_items.iter().copied(), n),
+        items: Gather::only(ctx.recent_items.iter().copied(), n, seen),
     });
 
     // Genres new to the listener, in the order the region's most played items bring them up.
@@ -192,7 +210,7 @@ pub(crate) fn generate(
     };
     let mut new_genres: Vec<GenreId> = Vec::new();
     for item in shared.popularity.top_in(ctx.region) {
-        let Some(g) = catalog.item(*item).map(|i| i.genre()) else {
+        let Some(&g) = index.genre_of.get(item.index()) else {
             continue;
         };
         if !known.contains(&g) && !new_genres.contains(&g) {
@@ -205,7 +223,7 @@ pub(crate) fn generate(
     for genre in new_genres {
         shelves.push(CandidateShelf {
             explanation: Explanation::Discover(genre),
-            items: Gather::only(genre_items(genre), n),
+            items: Gather::only(genre_items(genre), n, seen),
         });
     }
     shelves

@@ -8,6 +8,7 @@
 use crate::features::{Features, Namespace};
 use bart_core::{ArtistId, Context, Explanation, GenreId, Item, ItemId};
 use bart_models::Affinity;
+use rustc_hash::FxHashMap;
 use std::fmt::Write;
 
 /// A position on the page.
@@ -98,10 +99,106 @@ pub fn context_features(ctx: &Context, affinity: &Affinity, out: &mut impl Featu
     out.add("breadth", breadth);
 }
 
-/// Position of `x` in a most-recent-first list, bucketed: 0 first, 1 second or third,
-/// 2 further back, 3 absent.
-fn recency<T: PartialEq>(list: &[T], x: &T) -> u64 {
-    match list.iter().position(|y| y == x) {
+/// What the relation features look up about the listener of a context: positions in its
+/// most-recent-first lists and its shares of plays. [`Scan`] reads the lists (one card at a
+/// time); [`Listener`] indexes them once for a page of many cards. Both give the same answers.
+pub trait ListenerFacts {
+    /// Position of the item in the context's recent items.
+    fn recent_item(&self, item: ItemId) -> Option<usize>;
+    /// Position of the artist in the context's recent artists.
+    fn recent_artist(&self, artist: ArtistId) -> Option<usize>;
+    /// Rank of the genre among the listener's top genres.
+    fn genre_rank(&self, genre: GenreId) -> Option<usize>;
+    /// The listener's share of plays of the genre (0 if never played).
+    fn genre_share(&self, genre: GenreId) -> f32;
+    /// The listener's share of plays of the artist (0 if never played).
+    fn artist_share(&self, artist: ArtistId) -> f32;
+}
+
+/// [`ListenerFacts`] by scanning the context's lists.
+pub struct Scan<'a> {
+    pub ctx: &'a Context,
+    pub affinity: &'a Affinity,
+}
+
+impl ListenerFacts for Scan<'_> {
+    fn recent_item(&self, item: ItemId) -> Option<usize> {
+        self.ctx.recent_items.iter().position(|&i| i == item)
+    }
+    fn recent_artist(&self, artist: ArtistId) -> Option<usize> {
+        self.ctx.recent_artists.iter().position(|&a| a == artist)
+    }
+    fn genre_rank(&self, genre: GenreId) -> Option<usize> {
+        let top = self.affinity.top_genres(self.ctx.listener);
+        top.iter().position(|&(g, _)| g == genre)
+    }
+    fn genre_share(&self, genre: GenreId) -> f32 {
+        self.affinity.genre(self.ctx.listener, genre)
+    }
+    fn artist_share(&self, artist: ArtistId) -> f32 {
+        self.affinity.artist(self.ctx.listener, artist)
+    }
+}
+
+/// [`ListenerFacts`] from tables built once per context.
+#[derive(Clone, Debug, Default)]
+pub struct Listener {
+    recent_items: FxHashMap<ItemId, usize>,
+    recent_artists: FxHashMap<ArtistId, usize>,
+    genres: FxHashMap<GenreId, (usize, f32)>,
+    artists: FxHashMap<ArtistId, f32>,
+}
+
+impl Listener {
+    /// Indexes what the relation features need of `ctx`'s listener.
+    pub fn new(ctx: &Context, affinity: &Affinity) -> Self {
+        // The first position of each entry, as a scan finds it.
+        fn first<K: std::hash::Hash + Eq + Copy>(list: &[K]) -> FxHashMap<K, usize> {
+            let mut at = FxHashMap::default();
+            for (i, &k) in list.iter().enumerate() {
+                at.entry(k).or_insert(i);
+            }
+            at
+        }
+        let mut genres = FxHashMap::default();
+        for (rank, &(g, share)) in affinity.top_genres(ctx.listener).iter().enumerate() {
+            genres.entry(g).or_insert((rank, share));
+        }
+        let mut artists = FxHashMap::default();
+        for &(a, share) in affinity.top_artists(ctx.listener) {
+            artists.entry(a).or_insert(share);
+        }
+        Listener {
+            recent_items: first(&ctx.recent_items),
+            recent_artists: first(&ctx.recent_artists),
+            genres,
+            artists,
+        }
+    }
+}
+
+impl ListenerFacts for Listener {
+    fn recent_item(&self, item: ItemId) -> Option<usize> {
+        self.recent_items.get(&item).copied()
+    }
+    fn recent_artist(&self, artist: ArtistId) -> Option<usize> {
+        self.recent_artists.get(&artist).copied()
+    }
+    fn genre_rank(&self, genre: GenreId) -> Option<usize> {
+        self.genres.get(&genre).map(|&(rank, _)| rank)
+    }
+    fn genre_share(&self, genre: GenreId) -> f32 {
+        self.genres.get(&genre).map_or(0.0, |&(_, share)| share)
+    }
+    fn artist_share(&self, artist: ArtistId) -> f32 {
+        self.artists.get(&artist).copied().unwrap_or(0.0)
+    }
+}
+
+/// A position in a most-recent-first list, bucketed: 0 first, 1 second or third, 2 further
+/// back, 3 absent.
+fn recency(position: Option<usize>) -> u64 {
+    match position {
         Some(0) => 0,
         Some(1 | 2) => 1,
         Some(_) => 2,
@@ -114,24 +211,24 @@ fn bucket(x: f32, edges: &[f32]) -> u64 {
 }
 
 /// How the explanation relates to this context and item, as a small code per kind.
-fn relation(ctx: &Context, affinity: &Affinity, item: ItemFacts, explanation: &Explanation) -> u64 {
+fn relation(
+    ctx: &Context,
+    facts: &impl ListenerFacts,
+    item: ItemFacts,
+    explanation: &Explanation,
+) -> u64 {
     match *explanation {
         Explanation::BecauseYouListened(a) => {
-            recency(&ctx.recent_artists, &a) * 2 + u64::from(item.artist == a)
+            recency(facts.recent_artist(a)) * 2 + u64::from(item.artist == a)
         }
         Explanation::YourTopGenre(g) => {
-            let rank = affinity
-                .top_genres(ctx.listener)
-                .iter()
-                .position(|(h, _)| *h == g)
-                .unwrap_or(3)
-                .min(3) as u64;
+            let rank = facts.genre_rank(g).unwrap_or(3).min(3) as u64;
             rank * 2 + u64::from(item.genre == g)
         }
         Explanation::PopularIn(r) => u64::from(r == ctx.region),
         Explanation::PopularOn(p) => u64::from(p == ctx.platform),
-        Explanation::JumpBackIn => recency(&ctx.recent_items, &item.id),
-        Explanation::Discover(g) => bucket(affinity.genre(ctx.listener, g), &[1e-6, 0.05, 0.15]),
+        Explanation::JumpBackIn => recency(facts.recent_item(item.id)),
+        Explanation::Discover(g) => bucket(facts.genre_share(g), &[1e-6, 0.05, 0.15]),
     }
 }
 
@@ -219,27 +316,23 @@ impl Relation {
 
     /// The relation of `item` under `explanation` to the listener of `ctx`.
     pub fn of(ctx: &Context, affinity: &Affinity, item: &Item, explanation: &Explanation) -> Self {
-        let item = ItemFacts::from(item);
-        let genre_share = affinity.genre(ctx.listener, item.genre);
-        let artist_share = affinity.artist(ctx.listener, item.artist);
-        Relation::with_shares(ctx, affinity, item, explanation, genre_share, artist_share)
+        Relation::with(ctx, &Scan { ctx, affinity }, item.into(), explanation)
     }
 
-    /// The same, given the listener's shares of the item's genre and artist (looked up once
-    /// per page by a caller that scores many items).
-    pub fn with_shares(
+    /// The same from the listener's `facts` (indexed once per page by a caller that scores
+    /// many items).
+    pub fn with(
         ctx: &Context,
-        affinity: &Affinity,
+        facts: &impl ListenerFacts,
         item: ItemFacts,
         explanation: &Explanation,
-        genre_share: f32,
-        artist_share: f32,
     ) -> Self {
+        let genre_share = facts.genre_share(item.genre);
+        let artist_share = facts.artist_share(item.artist);
         Relation {
-            relation: ((explanation.kind() as u64) << 8)
-                | relation(ctx, affinity, item, explanation),
-            familiar: recency(&ctx.recent_items, &item.id) * 4
-                + recency(&ctx.recent_artists, &item.artist),
+            relation: ((explanation.kind() as u64) << 8) | relation(ctx, facts, item, explanation),
+            familiar: recency(facts.recent_item(item.id)) * 4
+                + recency(facts.recent_artist(item.artist)),
             genre_affinity: bucket(genre_share, &[1e-6, 0.05, 0.15, 0.3]),
             artist_affinity: bucket(artist_share, &[1e-6, 0.02, 0.05, 0.1]),
             genre_share,

@@ -2,7 +2,7 @@
 
 use crate::candidates::{self, CandidateConfig, CandidateShelf, ItemIndex};
 use crate::card_features::{
-    FeatureSink, Hashing, ItemFacts, Relation, Slot, card_features, context_features,
+    FeatureSink, Hashing, ItemFacts, Listener, Relation, Slot, card_features, context_features,
     explanation_features, item_features, position_features,
 };
 use crate::error::BanditError;
@@ -10,7 +10,7 @@ use crate::features::{Example, Features, Mark};
 use crate::model::{Partial, RewardModel};
 use crate::page::{self, PageConfig, PagePlan, ScoredShelf};
 use crate::policy::Policy;
-use bart_core::{ArtistId, Catalog, Context, Explanation, GenreId, ImpressionId, ItemId, Page};
+use bart_core::{ArtistId, Catalog, Context, Explanation, ImpressionId, ItemId, Page};
 use bart_models::SharedModels;
 use rustc_hash::FxHashMap;
 
@@ -208,10 +208,7 @@ impl Recommender {
         h.namespace(Relation::NAMESPACE);
         Relation::default().write_real(&mut h);
         let share_ids: Vec<u32> = f.example().atoms().map(|(id, _)| id).collect();
-        let artist_shares: FxHashMap<ArtistId, f32> =
-            affinity.top_artists(ctx.listener).iter().copied().collect();
-        let genre_shares: FxHashMap<GenreId, f32> =
-            affinity.top_genres(ctx.listener).iter().copied().collect();
+        let listener = Listener::new(ctx, affinity);
         let mut scratch = m.partial();
         candidates
             .iter()
@@ -232,14 +229,7 @@ impl Recommender {
                         else {
                             return m.predict_parts(&[context.as_ref()], &[], &mut scratch);
                         };
-                        let r = Relation::with_shares(
-                            ctx,
-                            affinity,
-                            item,
-                            &c.explanation,
-                            genre_shares.get(&item.genre).copied().unwrap_or(0.0),
-                            artist_shares.get(&item.artist).copied().unwrap_or(0.0),
-                        );
+                        let r = Relation::with(ctx, &listener, item, &c.explanation);
                         let code = codes.entry(r.discrete_key()).or_insert_with(|| {
                             let mut p = m.partial();
                             part(

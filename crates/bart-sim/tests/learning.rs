@@ -4,6 +4,7 @@
 //! propensities are exact, so the target's true per-card stream rate over a fixed set of
 //! contexts can be computed exactly and compared with IPS and SNIPS from uniform logs.
 
+use bart_bandit::card_features::{Listener, Relation};
 use bart_bandit::{
     CandidateConfig, CardExamples, CardFeaturiser, EpsilonGreedy, LoggedCard, ModelConfig,
     ModelKind, PageConfig, Recommender, RewardModel, Slot, TrainConfig, Weighting, fit,
@@ -455,4 +456,36 @@ fn a_listener_without_history_gets_a_full_explained_page() {
             ));
         }
     }
+}
+
+#[test]
+fn relation_features_from_indexed_listener_facts_equal_the_scanned_ones() {
+    let world = world();
+    let rec = build_recommender(&world, CandidateConfig::default(), PageConfig::default()).unwrap();
+    let affinity = &rec.shared().affinity;
+    let mut checked = 0;
+    for ctx in contexts(&world, 30) {
+        // Repeats in the recent lists: the first position counts, as a scan finds it.
+        let mut repeated = ctx.clone();
+        repeated
+            .recent_items
+            .extend(ctx.recent_items.iter().rev().copied());
+        repeated
+            .recent_artists
+            .extend(ctx.recent_artists.iter().rev().copied());
+        for ctx in [ctx, repeated] {
+            let listener = Listener::new(&ctx, affinity);
+            for shelf in rec.candidates(&ctx) {
+                let more = ctx.recent_items.iter().copied();
+                for item in shelf.items.iter().copied().chain(more) {
+                    let item = world.catalog.item(item).unwrap();
+                    let scanned = Relation::of(&ctx, affinity, item, &shelf.explanation);
+                    let indexed = Relation::with(&ctx, &listener, item.into(), &shelf.explanation);
+                    assert_eq!(scanned, indexed);
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 5_000, "{checked}");
 }
