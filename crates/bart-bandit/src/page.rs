@@ -3,8 +3,8 @@
 //! its exact conditional probability.
 //!
 //! The page rules shrink the candidates before the first draw ([`PagePlan::new`]): each item
-//! is kept on one shelf only, the first in candidate order (no item twice on a page), a shelf
-//! keeps at most `max_per_artist` items of an artist (its first), shelves left with fewer than
+//! is kept on one shelf only, the one that ranks it highest by its own prior (no item twice on
+//! a page), a shelf keeps at most `max_per_artist` items of an artist (its first), shelves left with fewer than
 //! `min_cards` items are dropped (their items go back to the other shelves), and pinned shelves
 //! take their rows. No draw can then break a rule, so every draw is a plain draw from a
 //! shrinking set, its probability is the policy's own, and for ε-greedy the slot marginals
@@ -412,11 +412,13 @@ pub fn obeying_rules(
 /// The shelves the rules let through, each with the indices of the items it keeps (in their
 /// original order).
 ///
-/// Candidates are taken in candidate order (shelf by shelf, each best first by its prior): a
-/// candidate is kept unless its item is already on a shelf or its shelf already keeps
-/// `max_per_artist` items of its artist. A shelf left with fewer than `min_cards` items is then
-/// dropped (the one keeping fewest first, the later on ties) and the rest taken again, until
-/// every shelf left is long enough.
+/// Candidates are taken by position, the first of every shelf, then the second of every
+/// shelf, and so on (shelves in candidate order at each position): a candidate is kept unless
+/// its item is already on a shelf or its shelf already keeps `max_per_artist` items of its
+/// artist. So an item shared by several shelves stays on the one that ranks it highest by its
+/// own prior (the earlier shelf on ties). A shelf left with fewer than `min_cards` items is
+/// then dropped (the one keeping fewest first, the later on ties) and the rest taken again,
+/// until every shelf left is long enough.
 fn apply_rules(
     shelves: &[&[ItemId]],
     config: &PageConfig,
@@ -426,41 +428,45 @@ fn apply_rules(
         .iter()
         .map(|items| items.len() >= config.min_cards)
         .collect();
+    let longest = shelves.iter().map(|items| items.len()).max().unwrap_or(0);
     let mut placed = ItemSet::default();
-    let mut per_artist: FxHashMap<ArtistId, usize> = FxHashMap::default();
+    let mut per_artist: FxHashMap<(usize, ArtistId), usize> = FxHashMap::default();
     loop {
         placed.clear();
-        let mut kept: Vec<(usize, Vec<usize>)> = Vec::new();
-        for (s, items) in shelves.iter().enumerate().filter(|(s, _)| alive[*s]) {
-            per_artist.clear();
-            let keep = (0..items.len())
-                .filter(|&j| {
-                    let item = items[j];
-                    if placed.contains(item) {
-                        return false;
+        per_artist.clear();
+        let mut keep: Vec<Vec<usize>> = vec![Vec::new(); shelves.len()];
+        for j in 0..longest {
+            for (s, items) in shelves.iter().enumerate() {
+                let Some(&item) = items.get(j).filter(|_| alive[s]) else {
+                    continue;
+                };
+                if placed.contains(item) {
+                    continue;
+                }
+                if let Some(cap) = config.max_per_artist
+                    && let Some(artist) = artist_of(item)
+                {
+                    let n = per_artist.entry((s, artist)).or_default();
+                    if *n == cap {
+                        continue;
                     }
-                    if let Some(cap) = config.max_per_artist
-                        && let Some(artist) = artist_of(item)
-                    {
-                        let n = per_artist.entry(artist).or_default();
-                        if *n == cap {
-                            return false;
-                        }
-                        *n += 1;
-                    }
-                    placed.insert(item);
-                    true
-                })
-                .collect();
-            kept.push((s, keep));
+                    *n += 1;
+                }
+                placed.insert(item);
+                keep[s].push(j);
+            }
         }
-        let shortest = kept
-            .iter()
-            .filter(|(_, keep)| keep.len() < config.min_cards)
-            .min_by_key(|(s, keep)| (keep.len(), std::cmp::Reverse(*s)));
+        let shortest = (0..shelves.len())
+            .filter(|&s| alive[s] && keep[s].len() < config.min_cards)
+            .min_by_key(|&s| (keep[s].len(), std::cmp::Reverse(s)));
         match shortest {
-            Some(&(s, _)) => alive[s] = false,
-            None => return kept,
+            Some(s) => alive[s] = false,
+            None => {
+                return (0..shelves.len())
+                    .filter(|&s| alive[s])
+                    .map(|s| (s, std::mem::take(&mut keep[s])))
+                    .collect();
+            }
         }
     }
 }

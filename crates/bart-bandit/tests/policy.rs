@@ -435,7 +435,7 @@ proptest! {
 }
 
 /// Six shelves sharing items (1, 2 and 3), one with three items of artist 0 (40, 44, 48),
-/// one too short to show once item 2 is taken.
+/// one too short to show.
 fn shelves(bags: usize) -> Vec<ScoredShelf> {
     let spec: [&[(u32, f64)]; 6] = [
         &[(0, 0.2), (1, 0.4), (2, 0.1), (3, 0.3), (5, 0.05)],
@@ -499,7 +499,7 @@ fn page_slot_frequencies_match_logged_probabilities_for_every_policy() {
         let plan = PagePlan::new(&shelves, policy, &cfg, &artist_of);
         check_plan(&plan, &shelves, &cfg);
         // The rules bite: the short shelf is dropped, items 1, 2 and 3 stay on the first
-        // shelf, the shelf with three items of artist 0 keeps its first two, and "Jump back
+        // shelf (no other ranks them higher), the shelf with three items of artist 0 keeps its first two, and "Jump back
         // in" takes row 1.
         let on = |i: u32| -> Vec<Explanation> {
             let on = plan

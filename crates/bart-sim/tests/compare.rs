@@ -42,14 +42,11 @@ fn summary(report: &CompareReport) -> String {
 }
 
 /// Seeds 1 to 5 at this size (checked by hand) all order the point estimates
-/// fm2 > lr > popularity > random; logistic regression's greedy top shelf never changed kind
-/// between the two settings, the factorization machine's did for 0.9-3.9% of contexts (2.4-4.0%
-/// before the popular_on shelf, whose items change with the platform; 6-15% before pages kept
-/// each item on one shelf only, which gives "because you listened" shelves the items they
-/// share with genre shelves). So fm2's flip is asserted to be above lr's and at least 0.5%
-/// (5 of the 1,000 contexts; seed 3 gives 1.2%). The popularity arm's top shelf now flips too
-/// (2.8-29% of contexts, 0 before), as its candidates change with the platform. The modal
-/// top-shelf shares were 0.91-0.93 for lr and 0.89-0.91 for fm2, so only the flip is asserted.
+/// fm2 > lr > popularity > random; logistic regression's greedy top shelf changed kind between
+/// the two settings for 0-0.2% of contexts, the factorization machine's for 4.9-8.3% (seed 3:
+/// 4.9%). The popularity arm's flips too (2.9-30%), as the popular_on shelf's items change
+/// with the platform. The modal top-shelf shares were 0.91-0.93 for lr and 0.86-0.90 for fm2,
+/// so only the flip is asserted.
 #[test]
 fn fm2_beats_lr_beats_popularity_beats_random_and_only_fm2_reads_the_context() {
     let report = compare::run(&small(3), false).unwrap();
@@ -71,7 +68,7 @@ fn fm2_beats_lr_beats_popularity_beats_random_and_only_fm2_reads_the_context() {
     // LR picks nearly the same top shelf whatever the platform and hour; FM2 does not.
     let (lr_flip, fm2_flip) = (lr.flip.unwrap(), fm2.flip.unwrap());
     assert!(lr_flip < fm2_flip, "{text}");
-    assert!(lr_flip <= 0.01 && fm2_flip >= 0.005, "{text}");
+    assert!(lr_flip <= 0.01 && fm2_flip >= 0.03, "{text}");
     assert!(lr.modal_kind().unwrap().share >= 0.85, "{text}");
     // Both models learned from the same logged cards.
     assert_eq!(report.training.len(), 2);
