@@ -63,6 +63,13 @@ impl Recommender {
         &self.shared
     }
 
+    /// The same recommender with another page shape and rules.
+    pub fn with_page(mut self, page: PageConfig) -> Result<Self, BanditError> {
+        page.validate()?;
+        self.page = page;
+        Ok(self)
+    }
+
     /// The page shape.
     pub fn page_config(&self) -> &PageConfig {
         &self.page

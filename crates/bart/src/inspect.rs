@@ -3,7 +3,7 @@
 use crate::DataArg;
 use crate::data::Data;
 use anyhow::{Result, bail};
-use bart_bandit::{EpsilonGreedy, Policy, seed_for};
+use bart_bandit::{EpsilonGreedy, PageConfig, Pin, Policy, seed_for};
 use bart_core::Exploration;
 use bart_core::{Impression, ImpressionId, ListenerId, Platform};
 use bart_log::JoinQuery;
@@ -43,6 +43,12 @@ pub struct PageArgs {
     model: Option<u32>,
     #[command(flatten)]
     policy: PolicyArgs,
+    /// Pin the first shelf of a kind to a row, e.g. `jump_back_in=0` (repeatable).
+    #[arg(long, value_name = "KIND=ROW")]
+    pin: Vec<Pin>,
+    /// At most this many cards of one artist in a shelf.
+    #[arg(long)]
+    max_per_artist: Option<usize>,
     /// Impression id (the sampling seed is derived from it).
     #[arg(long, default_value_t = 1)]
     impression: u64,
@@ -92,7 +98,15 @@ impl PolicyArgs {
 
 pub fn page(args: PageArgs) -> Result<ExitCode> {
     let policy = args.policy.policy()?;
-    let data = Data::open(&args.data.data)?;
+    let mut data = Data::open(&args.data.data)?;
+    if !args.pin.is_empty() || args.max_per_artist.is_some() {
+        let rules = PageConfig {
+            pinned: args.pin.clone(),
+            max_per_artist: args.max_per_artist,
+            ..data.recommender.page_config().clone()
+        };
+        data.recommender = data.recommender.with_page(rules)?;
+    }
     let world = &data.world;
     if args.listener as usize >= world.listeners.len() {
         bail!(

@@ -121,6 +121,38 @@ fn demo_then_page_replay_and_evaluate() {
     assert!(stdout.contains("Home page of listener 3"), "{stdout}");
     assert!(stdout.contains("p = "), "{stdout}");
 
+    // Pinning "Popular in" (every page has one) to the top row puts it there with p = 1.
+    let out = bart(&[
+        "page",
+        "--data",
+        d,
+        "--listener",
+        "3",
+        "--pin",
+        "popular_in=0",
+        "--max-per-artist",
+        "1",
+    ]);
+    let (stdout, stderr) = text_of(&out);
+    assert!(out.status.success(), "{stderr}");
+    let first = stdout.lines().find(|l| l.trim_start().starts_with("1. "));
+    assert!(
+        first.is_some_and(|l| l.contains("Popular in") && l.contains("(p = 1.000)")),
+        "{stdout}"
+    );
+    let out = bart(&[
+        "page",
+        "--data",
+        d,
+        "--listener",
+        "3",
+        "--pin",
+        "jumpback=0",
+    ]);
+    let (_, stderr) = text_of(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("unknown kind"), "{stderr}");
+
     let out = bart(&["page", "--data", d, "--listener", "400"]);
     let (_, stderr) = text_of(&out);
     assert_eq!(out.status.code(), Some(2));
