@@ -61,7 +61,7 @@ fn bench_page(c: &mut Criterion) {
         c.bench_function(&format!("page_{name}"), |b| {
             b.iter(|| {
                 id += 1;
-                let plan = PagePlan::new(black_box(&scored), policy, &config, &artist);
+                let plan = PagePlan::new(black_box(&scored), policy, &config, &artist).unwrap();
                 black_box(plan.assemble(ImpressionId(id)))
             })
         });

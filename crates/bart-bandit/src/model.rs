@@ -418,12 +418,6 @@ impl Partial {
             sums: &self.sums,
         }
     }
-
-    /// Back to no features.
-    pub fn clear(&mut self) {
-        self.linear = 0.0;
-        self.sums.fill(0.0);
-    }
 }
 
 impl RewardModel {

@@ -24,7 +24,9 @@ use crate::candidates::CandidateShelf;
 use crate::error::BanditError;
 use crate::item_set::ItemSet;
 use crate::policy::{Marginals, Policy, Scores};
-use bart_core::{ArtistId, Card, Explanation, ExplanationKind, ImpressionId, ItemId, Page, Shelf};
+use bart_core::{
+    ArtistId, Card, Explanation, ExplanationKind, Exploration, ImpressionId, ItemId, Page, Shelf,
+};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use rustc_hash::FxHashMap;
@@ -63,7 +65,9 @@ impl Default for PageConfig {
 /// that many rows).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Pin {
+    /// The kind of shelf pinned.
     pub kind: ExplanationKind,
+    /// Its row, from 0 (top).
     pub row: usize,
 }
 
@@ -162,8 +166,9 @@ pub struct PlannedShelf {
     pub scores: Vec<f64>,
     /// Per bag, as in [`ScoredShelf::bags`].
     pub bags: Vec<Vec<f64>>,
-    /// The shelf score r' (the mean of the best `cards_per_shelf` item scores), and per bag.
+    /// The shelf score r' (the mean of the best `cards_per_shelf` item scores).
     pub score: f64,
+    /// The shelf score under each bag.
     pub bag_scores: Vec<f64>,
     /// The marginals of its card draws, when the policy has them: worked out the first time
     /// they are needed (only shelves that are shown, or asked about, pay for them).
@@ -188,13 +193,35 @@ pub struct PagePlan {
 
 impl PagePlan {
     /// Applies `config`'s rules to `shelves` and prepares `policy`'s draws. `artist_of` gives
-    /// an item's artist for the per-artist cap (items without one are not capped).
+    /// an item's artist for the per-artist cap (items without one are not capped). Thompson
+    /// sampling over N bags needs every shelf scored by exactly N bags (see
+    /// `Recommender::score_bags`); other policies ignore bags.
     pub fn new(
         shelves: &[ScoredShelf],
         policy: Policy,
         config: &PageConfig,
         artist_of: &dyn Fn(ItemId) -> Option<ArtistId>,
-    ) -> Self {
+    ) -> Result<Self, BanditError> {
+        let bag_count = match policy.exploration() {
+            Exploration::Thompson { bags } => bags as usize,
+            _ => 0,
+        };
+        if bag_count > 0 {
+            for shelf in shelves {
+                let fits = shelf.bags.len() == bag_count
+                    && shelf.bags.iter().all(|b| b.len() == shelf.items.len());
+                if !fits {
+                    return Err(BanditError::invalid(
+                        "bags",
+                        format!("{} on shelf {}", shelf.bags.len(), shelf.explanation),
+                        format!(
+                            "Thompson sampling over {bag_count} bags needs {bag_count} bagged \
+                             scores of every item (score with Recommender::score_bags)"
+                        ),
+                    ));
+                }
+            }
+        }
         let items: Vec<&[ItemId]> = shelves.iter().map(|s| s.items.as_slice()).collect();
         let kept = apply_rules(&items, config, artist_of);
         let k = config.cards_per_shelf;
@@ -203,8 +230,7 @@ impl PagePlan {
             .map(|(s, keep)| {
                 let source = &shelves[s];
                 let scores: Vec<f64> = keep.iter().map(|&j| source.scores[j]).collect();
-                let bags: Vec<Vec<f64>> = source
-                    .bags
+                let bags: Vec<Vec<f64>> = source.bags[..bag_count]
                     .iter()
                     .map(|bag| keep.iter().map(|&j| bag[j]).collect())
                     .collect();
@@ -222,27 +248,18 @@ impl PagePlan {
         let page_rows = config.rows.min(planned.len());
         let mut fixed = vec![None; page_rows];
         for pin in config.pinned.iter().filter(|p| p.row < page_rows) {
-            let best = (0..planned.len())
-                .filter(|&v| planned[v].explanation.kind() == pin.kind)
-                .filter(|v| !fixed.contains(&Some(*v)))
-                .min_by(|&a, &b| {
-                    planned[b]
-                        .score
-                        .total_cmp(&planned[a].score)
-                        .then(a.cmp(&b))
-                });
-            fixed[pin.row] = best;
+            fixed[pin.row] = (0..planned.len())
+                .find(|&v| planned[v].explanation.kind() == pin.kind && !fixed.contains(&Some(v)));
         }
         let free: Vec<usize> = (0..planned.len())
             .filter(|v| !fixed.contains(&Some(*v)))
             .collect();
         let free_scores: Vec<f64> = free.iter().map(|&v| planned[v].score).collect();
-        let bag_count = planned.first().map_or(0, |s| s.bag_scores.len());
         let free_bags: Vec<Vec<f64>> = (0..bag_count)
             .map(|b| free.iter().map(|&v| planned[v].bag_scores[b]).collect())
             .collect();
         let free_rows = fixed.iter().filter(|f| f.is_none()).count();
-        PagePlan {
+        Ok(PagePlan {
             policy,
             cards_per_shelf: k,
             rows: policy.marginals(&free_scores, free_rows),
@@ -251,7 +268,7 @@ impl PagePlan {
             free,
             free_scores,
             free_bags,
-        }
+        })
     }
 
     /// The shelves the rules let through, in candidate order.

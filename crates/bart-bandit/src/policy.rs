@@ -99,11 +99,22 @@ impl Policy {
                 EpsilonGreedy { epsilon }.probabilities_over(scores.mean, remaining, out)
             }
             Exploration::Softmax { temperature } => {
-                let best = scores.mean[remaining[best_of(scores.mean, remaining)]];
+                // Weights relative to the highest score that is a number. Infinite highest
+                // scores share the mass; NaN scores get none unless every score is NaN
+                // (then the draw is uniform).
+                let best = remaining
+                    .iter()
+                    .map(|&i| scores.mean[i])
+                    .filter(|s| !s.is_nan())
+                    .max_by(f64::total_cmp);
                 out.extend(remaining.iter().map(|&i| {
-                    let d = (scores.mean[i] - best) / temperature;
-                    // The best gets weight 1; NaN scores get none.
-                    if d.is_nan() { 0.0 } else { d.exp() }
+                    let s = scores.mean[i];
+                    match best {
+                        None => 1.0,
+                        Some(_) if s.is_nan() => 0.0,
+                        Some(b) if b.is_infinite() => f64::from(u8::from(s == b)),
+                        Some(b) => ((s - b) / temperature).exp(),
+                    }
                 }));
                 let total: f64 = out.iter().sum();
                 out.iter_mut().for_each(|p| *p /= total);
@@ -501,6 +512,27 @@ mod tests {
             assert_eq!(p, 1.0);
             assert_eq!(m.get(t, i), 1.0, "step {t} drew {i}");
         }
+    }
+
+    #[test]
+    fn softmax_stays_a_distribution_on_odd_scores() {
+        let softmax = Policy::new(Exploration::Softmax { temperature: 0.1 }).unwrap();
+        let mut p = Vec::new();
+        let mut probabilities = |scores: &[f64]| {
+            let all: Vec<usize> = (0..scores.len()).collect();
+            softmax.probabilities(Scores::single(scores), &all, &mut p);
+            p.clone()
+        };
+        let z = 1.0 + (-3.0f64).exp();
+        let want = [(-3.0f64).exp() / z, 0.0, 1.0 / z];
+        for (got, want) in probabilities(&[0.2, f64::NAN, 0.5]).iter().zip(want) {
+            assert!((got - want).abs() < 1e-15, "{got} vs {want}");
+        }
+        let inf = f64::INFINITY;
+        assert_eq!(probabilities(&[inf, 0.3, inf]), vec![0.5, 0.0, 0.5]);
+        assert_eq!(probabilities(&[-inf, f64::NAN, -inf]), vec![0.5, 0.0, 0.5]);
+        assert_eq!(probabilities(&[f64::NAN, f64::NAN]), vec![0.5, 0.5]);
+        assert_eq!(probabilities(&[1e300, -1e300]), vec![1.0, 0.0]);
     }
 
     #[test]

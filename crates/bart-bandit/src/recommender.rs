@@ -162,8 +162,9 @@ impl Recommender {
             .collect()
     }
 
-    /// Applies the page rules to scored shelves and prepares `policy`'s draws.
-    pub fn plan(&self, scored: &[ScoredShelf], policy: Policy) -> PagePlan {
+    /// Applies the page rules to scored shelves and prepares `policy`'s draws (see
+    /// [`PagePlan::new`]).
+    pub fn plan(&self, scored: &[ScoredShelf], policy: Policy) -> Result<PagePlan, BanditError> {
         PagePlan::new(scored, policy, &self.page, &|i| self.artist_of(i))
     }
 
@@ -261,16 +262,17 @@ impl Recommender {
             .collect()
     }
 
-    /// Candidates, scores and page in one call.
+    /// Candidates, scores and page in one call, with one model (so not Thompson sampling,
+    /// which needs bags: [`score_bags`](Self::score_bags) then [`plan`](Self::plan)).
     pub fn page(
         &self,
         ctx: &Context,
         model: Option<&RewardModel>,
         policy: Policy,
         impression: ImpressionId,
-    ) -> Page {
+    ) -> Result<Page, BanditError> {
         let scored = self.score(ctx, self.candidates(ctx), model);
-        self.plan(&scored, policy).assemble(impression)
+        Ok(self.plan(&scored, policy)?.assemble(impression))
     }
 }
 

@@ -272,21 +272,30 @@ impl EventStore {
                 .map_err(err)?;
             let (mut context, mut page) = (Vec::new(), Vec::new());
             for imp in impressions {
+                let bad = |reason: String| LogError::Encode {
+                    path: path.clone(),
+                    impression: imp.id.0,
+                    reason,
+                };
                 encode(&imp.context, &mut context)
                     .and_then(|()| encode(&PageRecord::from(&imp.page), &mut page))
-                    .map_err(|e| LogError::Encode {
-                        path: path.clone(),
-                        impression: imp.id.0,
-                        reason: e.to_string(),
-                    })?;
+                    .map_err(|e| bad(e.to_string()))?;
+                // JSON has no NaN or infinity: serde_json writes them as null, which would
+                // never read back.
+                let exploration =
+                    serde_json::to_string(&imp.exploration).map_err(|e| bad(e.to_string()))?;
+                if exploration.contains("null") {
+                    return Err(bad(format!(
+                        "exploration {exploration}: its parameter must be a finite number"
+                    )));
+                }
                 insert
                     .execute(params![
                         imp.id.0 as i64,
                         imp.timestamp as i64,
                         imp.context.listener.0,
                         imp.policy,
-                        serde_json::to_string(&imp.exploration)
-                            .expect("an exploration always serialises"),
+                        exploration,
                         imp.model_version,
                         imp.seed as i64,
                         context,

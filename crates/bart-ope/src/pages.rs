@@ -41,11 +41,13 @@ pub fn page_samples(
 ) -> Result<(Vec<Sample>, f64), OpeError> {
     let ctx = &impression.context;
     let scored = recommender.score(ctx, recommender.candidates(ctx), target.model);
-    let plan = recommender.plan(&scored, target.policy.into());
     let inconsistent = |reason: String| OpeError::Inconsistent {
         impression: impression.id.0,
         reason,
     };
+    let plan = recommender
+        .plan(&scored, target.policy.into())
+        .map_err(|e| inconsistent(e.to_string()))?;
     let mut samples = Vec::with_capacity(impression.page.card_count());
     for (s, shelf) in impression.page.shelves.iter().enumerate() {
         for (c, card) in shelf.cards.iter().enumerate() {

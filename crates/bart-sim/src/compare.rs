@@ -15,7 +15,9 @@
 //! shelf scores, means of probabilities, a little); a factorization machine can.
 
 use crate::error::SimError;
-use crate::experiment::{MAX_PAGES_PER_DAY, REWARD_WINDOW_SECS, bar, refs, training_cards};
+use crate::experiment::{
+    EPSILON_GREEDY, MAX_PAGES_PER_DAY, REWARD_WINDOW_SECS, bar, refs, training_cards,
+};
 use crate::response::Listening;
 use crate::world::{World, WorldConfig};
 use bart_bandit::{
@@ -299,11 +301,18 @@ impl Scorer {
                     bags: Vec::new(),
                 })
                 .collect();
-            recommender.plan(&scored, policy).assemble(id)
+            recommender
+                .plan(&scored, policy)
+                .expect(EPSILON_GREEDY)
+                .assemble(id)
         };
         match self {
-            Scorer::Uniform => recommender.page(ctx, None, policy, id),
-            Scorer::Model(m) => recommender.page(ctx, Some(m.as_ref()), policy, id),
+            Scorer::Uniform => recommender
+                .page(ctx, None, policy, id)
+                .expect(EPSILON_GREEDY),
+            Scorer::Model(m) => recommender
+                .page(ctx, Some(m.as_ref()), policy, id)
+                .expect(EPSILON_GREEDY),
             Scorer::Popularity => scored_by(&|_, i| {
                 recommender
                     .catalog()
@@ -434,7 +443,9 @@ pub fn run(config: &CompareConfig, progress: bool) -> Result<CompareReport, SimE
             |_, _, context, id, timestamp| Impression {
                 id,
                 timestamp,
-                page: recommender.page(&context, None, uniform.into(), id),
+                page: recommender
+                    .page(&context, None, uniform.into(), id)
+                    .expect(EPSILON_GREEDY),
                 context,
                 policy: LOGGING.to_string(),
                 exploration: Policy::from(uniform).exploration(),

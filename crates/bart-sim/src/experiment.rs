@@ -29,6 +29,9 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Name logged for pages of the uniform random policy.
 pub const RANDOM: &str = "random";
+/// Why the simulator's pages cannot fail to plan: their policies are ε-greedy, which needs no
+/// bagged scores.
+pub(crate) const EPSILON_GREEDY: &str = "an ε-greedy page needs no bags";
 /// Name logged for pages of BaRT's ε-greedy policy.
 pub const BART: &str = "bart";
 /// Upper bound on visits per arm and day (impression ids hold the visit index in 32 bits).
@@ -277,7 +280,9 @@ pub fn run(
                     } else {
                         (Policy::uniform(), RANDOM, None, 0)
                     };
-                    let page = recommender.page(&context, m, policy, id);
+                    let page = recommender
+                        .page(&context, m, policy, id)
+                        .expect(EPSILON_GREEDY);
                     let imp = Impression {
                         id,
                         timestamp: chunk[k].1,
@@ -507,6 +512,20 @@ impl TrainingHistory<'_> {
             let until = record.trained_until;
             let pages = night_pages(self.store, from, until, record.reward_window_secs)?;
             from = until;
+            // The night's cards must be the ones the version learned from: a page logged into
+            // a trained window since would shift every bootstrap draw after it.
+            let cards = card_count(&pages) as u64;
+            if !record.train.exploration_only && cards != record.examples {
+                return Err(SimError::InvalidConfig {
+                    field: "logged pages",
+                    value: format!(
+                        "{cards} cards in v{}'s night, {} when it was trained",
+                        record.version, record.examples
+                    ),
+                    reason: "the store changed since, so retraining (or bagging) that version \
+                             would not give it back",
+                });
+            }
             let configs: Vec<TrainConfig> = (0..models)
                 .map(|m| config(m, record.version, &record.train))
                 .collect();

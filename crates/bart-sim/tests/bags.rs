@@ -47,7 +47,7 @@ fn thompson_page(
     })
     .unwrap();
     let scored = rec.score_bags(ctx, rec.candidates(ctx), bags);
-    let plan = rec.plan(&scored, policy);
+    let plan = rec.plan(&scored, policy).unwrap();
     (plan.assemble(id), plan)
 }
 
@@ -184,6 +184,17 @@ fn bags_retrain_exactly_and_thompson_pages_log_the_policys_probabilities() {
     };
     let err = skipping.retrain(1, |_, _, t| t.clone(), |_, _| {});
     assert!(err.unwrap_err().to_string().contains("v2 in place of v1"));
+    // A night whose pages are not the ones the version learned from is refused.
+    let mut changed = records.clone();
+    changed[0].examples += 1;
+    let moved = TrainingHistory {
+        records: &changed,
+        ..history
+    };
+    let err = moved
+        .retrain(1, |_, _, t| t.clone(), |_, _| {})
+        .unwrap_err();
+    assert!(err.to_string().contains("store changed"), "{err}");
 
     // Four bags, twice: the same models; each bag another resample, none the plain model.
     let bags = history.bags(4, |_, _| {}).unwrap();

@@ -99,7 +99,9 @@ fn the_loop_learns_and_offline_agrees_with_online_and_pages_replay() {
         for logged in pages.iter().take(take).map(|p| &p.impression) {
             let m = (logged.model_version > 0).then_some(&model);
             let policy = Policy::new(logged.exploration).unwrap();
-            let rebuilt = recommender.page(&logged.context, m, policy, logged.id);
+            let rebuilt = recommender
+                .page(&logged.context, m, policy, logged.id)
+                .unwrap();
             assert_eq!(rebuilt, logged.page, "impression {}", logged.id);
             assert_eq!(logged.seed, seed_for(logged.id));
         }

@@ -45,7 +45,7 @@ fn contexts(world: &World, n: u32) -> Vec<Context> {
 /// The target's exact expected streams and expected cards in one context.
 fn truth(world: &World, rec: &Recommender, target: &Target, ctx: &Context) -> (f64, f64) {
     let scored = rec.score(ctx, rec.candidates(ctx), target.model);
-    let m = rec.plan(&scored, target.policy.into());
+    let m = rec.plan(&scored, target.policy.into()).unwrap();
     let cfg = rec.page_config();
     let mut streams = 0.0;
     for shelf in &scored {
@@ -96,7 +96,7 @@ fn ips_and_snips_recover_the_true_rate_of_a_target_from_uniform_logs() {
     for (c, ctx) in ctxs.iter().enumerate() {
         for k in 0..200u64 {
             let id = ImpressionId(c as u64 * 1_000 + k);
-            let page = rec.page(ctx, None, uniform.into(), id);
+            let page = rec.page(ctx, None, uniform.into(), id).unwrap();
             let rewards: Vec<Vec<f64>> = page
                 .shelves
                 .iter()
@@ -322,7 +322,9 @@ fn logs_exported_as_cb_adf_read_back_to_the_served_draws_and_the_models_features
     let mut featuriser = CardFeaturiser::new(&rec);
     let (mut checked, mut text) = (0, String::new());
     for (k, ctx) in ctxs.iter().enumerate() {
-        let page = rec.page(ctx, Some(&model), policy.into(), ImpressionId(k as u64));
+        let page = rec
+            .page(ctx, Some(&model), policy.into(), ImpressionId(k as u64))
+            .unwrap();
         let rewards: Vec<Vec<f64>> = page
             .shelves
             .iter()
@@ -444,7 +446,9 @@ fn a_listener_without_history_gets_a_full_explained_page() {
         .iter()
         .enumerate()
     {
-        let page = rec.page(&newcomer, None, (*policy).into(), ImpressionId(k as u64));
+        let page = rec
+            .page(&newcomer, None, (*policy).into(), ImpressionId(k as u64))
+            .unwrap();
         assert_eq!(page.shelves.len(), config.rows, "{page:?}");
         for shelf in &page.shelves {
             assert!(shelf.cards.len() >= config.min_cards);

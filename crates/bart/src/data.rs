@@ -106,9 +106,9 @@ impl Data {
             Exploration::Thompson { bags } => {
                 let bags = self.bags(version, bags)?;
                 let scored = rec.score_bags(ctx, rec.candidates(ctx), &bags);
-                rec.plan(&scored, policy).assemble(impression)
+                rec.plan(&scored, policy)?.assemble(impression)
             }
-            _ => rec.page(ctx, self.model(version)?.as_ref(), policy, impression),
+            _ => rec.page(ctx, self.model(version)?.as_ref(), policy, impression)?,
         })
     }
 

@@ -80,7 +80,7 @@ fn log_thompson_page(config: &DemoConfig, id: ImpressionId, bags: u32, logged_ba
     let ctx = &served.context;
     let policy = Policy::new(Exploration::Thompson { bags }).unwrap();
     let scored = rec.score_bags(ctx, rec.candidates(ctx), &trained);
-    let page = rec.plan(&scored, policy).assemble(id);
+    let page = rec.plan(&scored, policy).unwrap().assemble(id);
     store
         .append_impressions(&[Impression {
             id,

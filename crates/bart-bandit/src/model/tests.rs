@@ -292,8 +292,6 @@ fn partials_of_disjoint_groups_combine_to_the_full_prediction() {
         let parts = m.predict_parts(&[pu.as_ref(), pa.as_ref()], &[], &mut m.partial());
         assert!((full - parts).abs() < 1e-6, "{kind:?}: {full} vs {parts}");
         assert!((full - 0.5).abs() > 0.01, "{kind:?}: a trivial score");
-        pa.clear();
-        assert_eq!(pa, m.partial());
     }
     assert!(!randomised(ModelKind::Fm2).decomposes());
 }

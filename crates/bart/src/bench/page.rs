@@ -169,7 +169,7 @@ pub fn run(args: BenchPageArgs) -> Result<ExitCode> {
         let t1 = Instant::now();
         let scored = rec.score(ctx, c, Some(&model));
         let t2 = Instant::now();
-        let page = rec.plan(&scored, policy).assemble(ImpressionId(k as u64));
+        let page = rec.plan(&scored, policy)?.assemble(ImpressionId(k as u64));
         let t3 = Instant::now();
         total.push(micros(t0, t3));
         cand.push(micros(t0, t1));
