@@ -95,9 +95,11 @@ impl Policy {
             return;
         }
         match self.exploration {
-            Exploration::EpsilonGreedy { epsilon } => {
-                EpsilonGreedy { epsilon }.probabilities_over(scores.mean, remaining, out)
-            }
+            Exploration::EpsilonGreedy { epsilon } => EpsilonGreedy { epsilon }.fill(
+                remaining.len(),
+                best_of(scores.mean, remaining),
+                out,
+            ),
             Exploration::Softmax { temperature } => {
                 // Weights relative to the highest score that is a number. Infinite highest
                 // scores share the mass; NaN scores get none unless every score is NaN
@@ -221,17 +223,18 @@ impl EpsilonGreedy {
 
     /// The probability of each candidate, given their scores. Empty for no candidates.
     pub fn probabilities(&self, scores: &[f64]) -> Vec<f64> {
-        let all: Vec<usize> = (0..scores.len()).collect();
         let mut p = Vec::with_capacity(scores.len());
-        self.probabilities_over(scores, &all, &mut p);
+        if !scores.is_empty() {
+            self.fill(scores.len(), greedy(scores), &mut p);
+        }
         p
     }
 
-    fn probabilities_over(&self, scores: &[f64], remaining: &[usize], out: &mut Vec<f64>) {
-        let explore = self.epsilon / remaining.len() as f64;
+    /// Writes to `out` the probabilities of `m` candidates, the one at `best` greedy.
+    fn fill(&self, m: usize, best: usize, out: &mut Vec<f64>) {
         out.clear();
-        out.resize(remaining.len(), explore);
-        out[best_of(scores, remaining)] += 1.0 - self.epsilon;
+        out.resize(m, self.epsilon / m as f64);
+        out[best] += 1.0 - self.epsilon;
     }
 }
 
@@ -305,15 +308,19 @@ fn rank(scores: &[f64], a: usize, b: usize) -> std::cmp::Ordering {
 
 /// Index of the highest score, lowest index on ties.
 pub fn greedy(scores: &[f64]) -> usize {
-    let all: Vec<usize> = (0..scores.len()).collect();
-    best_of(scores, &all)
+    best_among(scores, scores.len(), |k| k)
 }
 
 /// Position in `remaining` of the best-ranked candidate.
 fn best_of(scores: &[f64], remaining: &[usize]) -> usize {
-    (1..remaining.len()).fold(0, |best, at| {
-        if rank(scores, remaining[at], remaining[best]).is_lt() {
-            at
+    best_among(scores, remaining.len(), |k| remaining[k])
+}
+
+/// The position k < `m` whose candidate `index(k)` ranks best.
+fn best_among(scores: &[f64], m: usize, index: impl Fn(usize) -> usize) -> usize {
+    (1..m).fold(0, |best, k| {
+        if rank(scores, index(k), index(best)).is_lt() {
+            k
         } else {
             best
         }

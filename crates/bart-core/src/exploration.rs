@@ -22,15 +22,6 @@ impl Exploration {
     pub const GREEDY: Exploration = Exploration::EpsilonGreedy { epsilon: 0.0 };
     /// The uniform random policy (ε = 1).
     pub const UNIFORM: Exploration = Exploration::EpsilonGreedy { epsilon: 1.0 };
-
-    /// The policy's name: `epsilon_greedy`, `softmax` or `thompson`.
-    pub fn name(&self) -> &'static str {
-        match self {
-            Exploration::EpsilonGreedy { .. } => "epsilon_greedy",
-            Exploration::Softmax { .. } => "softmax",
-            Exploration::Thompson { .. } => "thompson",
-        }
-    }
 }
 
 impl fmt::Display for Exploration {

@@ -3,8 +3,10 @@
 use anyhow::{Context as _, Result, bail};
 use bart_bandit::{CandidateConfig, PageConfig, Policy, Recommender, RewardModel};
 use bart_core::{Context, Exploration, ImpressionId, Page};
-use bart_log::EventStore;
-use bart_sim::experiment::{DataDir, ModelRecord, TrainingHistory, bar, build_recommender};
+use bart_log::{EventStore, JoinQuery, LoggedPage};
+use bart_sim::experiment::{
+    DataDir, ModelRecord, REWARD_WINDOW_SECS, TrainingHistory, bar, build_recommender,
+};
 use bart_sim::{World, WorldConfig};
 use std::path::{Path, PathBuf};
 
@@ -110,6 +112,16 @@ impl Data {
             }
             _ => rec.page(ctx, self.model(version)?.as_ref(), policy, impression)?,
         })
+    }
+
+    /// Every logged page of `policy` (all policies when `None`) with its rewards joined.
+    pub fn pages(&self, policy: Option<String>) -> Result<Vec<LoggedPage>> {
+        Ok(self.store.joined(&JoinQuery {
+            policy,
+            from: None,
+            until: None,
+            window_secs: REWARD_WINDOW_SECS,
+        })?)
     }
 
     /// The newest model version in the directory (0 if none).

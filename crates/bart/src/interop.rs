@@ -5,8 +5,6 @@ use crate::data::Data;
 use anyhow::{Context as _, Result};
 use bart_bandit::vw::for_each_example;
 use bart_bandit::{EpsilonGreedy, RewardModel, greedy};
-use bart_log::JoinQuery;
-use bart_sim::experiment::REWARD_WINDOW_SECS;
 use clap::{Args, ValueEnum};
 use std::io::Write;
 use std::path::PathBuf;
@@ -81,12 +79,7 @@ pub struct ExportArgs {
 pub fn export(args: ExportArgs) -> Result<ExitCode> {
     let TextFormat::VwCbAdf = args.format;
     let data = Data::open(&args.data.data)?;
-    let pages = data.store.joined(&JoinQuery {
-        policy: args.policy.clone(),
-        from: None,
-        until: None,
-        window_secs: REWARD_WINDOW_SECS,
-    })?;
+    let pages = data.pages(args.policy.clone())?;
     let file = std::fs::File::create(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let mut out = std::io::BufWriter::new(file);

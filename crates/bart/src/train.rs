@@ -7,8 +7,7 @@ use bart_bandit::{
     CardExamples, Examples, Interactions, ModelConfig, ModelKind, Optimizer, RewardModel,
     TrainConfig, TrainStats, Weighting, fit,
 };
-use bart_log::JoinQuery;
-use bart_sim::experiment::{REWARD_WINDOW_SECS, bar, training_cards};
+use bart_sim::experiment::{bar, training_cards};
 use clap::{Args, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -160,12 +159,7 @@ pub fn run(args: TrainArgs) -> Result<ExitCode> {
     let (stats, read_secs) = match args.format {
         Format::Bart => {
             let data = Data::open(&args.input)?;
-            let pages = data.store.joined(&JoinQuery {
-                policy: args.policy.clone(),
-                from: None,
-                until: None,
-                window_secs: REWARD_WINDOW_SECS,
-            })?;
+            let pages = data.pages(args.policy.clone())?;
             let cards: Vec<_> = training_cards(&pages).collect();
             if cards.is_empty() {
                 bail!("{}: no logged cards to train on", args.input.display());

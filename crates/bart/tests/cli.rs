@@ -3,22 +3,10 @@
 //! directory, a corrupt database and a malformed world file.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn bart(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bart"))
-        .args(args)
-        .env_remove("BART_DATA")
-        .output()
-        .expect("bart runs")
-}
-
-fn text_of(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::{bart, text_of};
 
 fn tiny_demo(dir: &Path) -> Output {
     bart(&[

@@ -8,22 +8,9 @@ use bart_log::{EventStore, JoinQuery};
 use bart_sim::WorldConfig;
 use bart_sim::experiment::{self, DataDir, DemoConfig, ModelRecord, TrainingHistory};
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn bart(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bart"))
-        .args(args)
-        .env_remove("BART_DATA")
-        .output()
-        .expect("bart runs")
-}
-
-fn text_of(out: &Output) -> (String, String) {
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+mod common;
+use common::{bart, text_of};
 
 /// A two-day demo: model v1, trained on day 1.
 fn tiny_demo(dir: &Path) -> DemoConfig {
