@@ -1,32 +1,17 @@
-//! IPS and SNIPS as ratio estimators over clusters (pages), computed in one pass.
+//! Per-card estimators as functions of mergeable sums over logged cards, computed in one pass.
+//!
+//! Every card is reduced to a fixed vector of terms (its weight, weighted reward, the reward
+//! model's direct estimate, weighted residuals, ...). Cards are grouped into clusters (pages,
+//! or one card each when the rows are independent), and an accumulator keeps the sums of the
+//! clusters' term vectors and of their outer products. Each estimator is a sum of ratios of
+//! those sums, so its value and its delta-method normal interval follow from the
+//! accumulator alone, and accumulators of disjoint parts of the logs merge by addition.
 
+use crate::error::OpeError;
 use serde::Serialize;
-use thiserror::Error;
 
 /// The 97.5% quantile of the standard normal distribution, for 95% intervals.
 pub const Z95: f64 = 1.959_963_984_540_054;
-
-/// Errors from estimation.
-#[derive(Debug, Error, PartialEq)]
-pub enum OpeError {
-    /// A logging propensity outside (0, 1] or a target probability outside [0, 1].
-    #[error("invalid {field} {value} in sample {index}: must be in {range}")]
-    InvalidProbability {
-        field: &'static str,
-        value: f64,
-        index: usize,
-        range: &'static str,
-    },
-    /// A logged page that does not fit what the evaluator rebuilt from its context.
-    #[error("impression {impression}: {reason}")]
-    Inconsistent { impression: u64, reason: String },
-    /// No samples, or samples whose weights sum to zero (SNIPS undefined).
-    #[error("cannot estimate {estimator}: {reason}")]
-    Empty {
-        estimator: &'static str,
-        reason: &'static str,
-    },
-}
 
 /// One logged decision: the target policy's probability of the logged action, the logging
 /// policy's probability of it, and the observed reward.
@@ -44,24 +29,270 @@ impl Sample {
     }
 }
 
-/// Which estimator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// A logged decision with a reward model's view of it: `predicted` = q̂(x, logged action),
+/// `direct` = Σ_a π_e(a | x) q̂(x, a), the reward model's estimate of the target's reward in
+/// this context. Without a reward model both are 0, and DM is 0, DR is IPS, SNDR is SNIPS.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Card {
+    pub sample: Sample,
+    pub predicted: f64,
+    pub direct: f64,
+}
+
+impl From<Sample> for Card {
+    fn from(sample: Sample) -> Self {
+        Card {
+            sample,
+            predicted: 0.0,
+            direct: 0.0,
+        }
+    }
+}
+
+/// Which per-card estimator. With w = π_e(a|x) / π_0(a|x), r the reward, q̂ the reward
+/// model's prediction for the logged action and v̂ its direct estimate (see [`Card`]):
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Estimator {
-    /// Inverse propensity scoring: mean of w * r over samples.
+    /// Replay (Li et al. 2011), deterministic targets only: mean reward of the cards where the
+    /// logged action is the target's.
+    Replay,
+    /// Direct method: mean of v̂.
+    Dm,
+    /// Inverse propensity scoring: mean of w r.
     Ips,
-    /// Self-normalised IPS: sum of w * r over sum of w.
+    /// IPS with weights capped at [`Tuning::clip`]: mean of min(w, M) r.
+    ClippedIps,
+    /// Self-normalised IPS: Σ w r / Σ w.
     Snips,
+    /// Doubly robust: mean of v̂ + w (r - q̂).
+    Dr,
+    /// Self-normalised DR: mean of v̂ + Σ w (r - q̂) / Σ w.
+    Sndr,
+    /// Switch-DR (Wang et al. 2017, as in the Open Bandit Pipeline): mean of
+    /// v̂ + 1[w ≤ τ] w (r - q̂), τ = [`Tuning::switch`].
+    SwitchDr,
+    /// DR with optimistic shrinkage (Su et al. 2020): mean of v̂ + ŵ (r - q̂) with
+    /// ŵ = λ w / (w² + λ), λ = [`Tuning::shrinkage`].
+    DrOs,
 }
 
 impl Estimator {
+    /// Every estimator, in the order reports list them.
+    pub const ALL: [Estimator; 9] = [
+        Estimator::Replay,
+        Estimator::Dm,
+        Estimator::Ips,
+        Estimator::ClippedIps,
+        Estimator::Snips,
+        Estimator::Dr,
+        Estimator::Sndr,
+        Estimator::SwitchDr,
+        Estimator::DrOs,
+    ];
+
     /// Lower-case name.
     pub fn name(self) -> &'static str {
         match self {
+            Estimator::Replay => "replay",
+            Estimator::Dm => "dm",
             Estimator::Ips => "ips",
+            Estimator::ClippedIps => "clipped_ips",
             Estimator::Snips => "snips",
+            Estimator::Dr => "dr",
+            Estimator::Sndr => "sndr",
+            Estimator::SwitchDr => "switch_dr",
+            Estimator::DrOs => "dr_os",
         }
     }
+
+    /// Whether the estimator uses a reward model.
+    pub fn needs_reward_model(self) -> bool {
+        !matches!(
+            self,
+            Estimator::Replay | Estimator::Ips | Estimator::ClippedIps | Estimator::Snips
+        )
+    }
+
+    /// The estimate as a sum of ratios: each part is (numerator terms, denominator term).
+    fn parts(self) -> &'static [(&'static [usize], usize)] {
+        match self {
+            Estimator::Replay => &[(&[MATCHED_REWARD], MATCHED)],
+            Estimator::Dm => &[(&[DIRECT], COUNT)],
+            Estimator::Ips => &[(&[WEIGHTED_REWARD], COUNT)],
+            Estimator::ClippedIps => &[(&[CLIPPED_REWARD], COUNT)],
+            Estimator::Snips => &[(&[WEIGHTED_REWARD], WEIGHT)],
+            Estimator::Dr => &[(&[DIRECT, RESIDUAL], COUNT)],
+            Estimator::Sndr => &[(&[DIRECT], COUNT), (&[RESIDUAL], WEIGHT)],
+            Estimator::SwitchDr => &[(&[DIRECT, SWITCHED_RESIDUAL], COUNT)],
+            Estimator::DrOs => &[(&[DIRECT, SHRUNK_RESIDUAL], COUNT)],
+        }
+    }
+
+    /// The terms the estimator reads, each once.
+    pub fn terms_used(self) -> Vec<usize> {
+        let mut used: Vec<usize> = self
+            .parts()
+            .iter()
+            .flat_map(|(num, den)| num.iter().chain([den]).copied())
+            .collect();
+        used.sort_unstable();
+        used.dedup();
+        used
+    }
+
+    /// The estimate from summed terms; an error when a denominator is not positive.
+    pub fn value(self, sums: &Terms) -> Result<f64, OpeError> {
+        let mut value = 0.0;
+        for &(num, den) in self.parts() {
+            let d = sums[den];
+            if d <= 0.0 || d.is_nan() {
+                return Err(OpeError::Empty {
+                    estimator: self.name(),
+                    reason: match den {
+                        COUNT => "no samples",
+                        WEIGHT => "the importance weights sum to zero",
+                        _ => "the target never chose a logged action",
+                    },
+                });
+            }
+            value += num.iter().map(|&t| sums[t]).sum::<f64>() / d;
+        }
+        Ok(value)
+    }
+
+    /// The gradient of [`Estimator::value`] with respect to the sums (denominators positive).
+    fn gradient(self, sums: &Terms) -> Terms {
+        let mut g = [0.0; TERMS];
+        for &(num, den) in self.parts() {
+            let d = sums[den];
+            let part = num.iter().map(|&t| sums[t]).sum::<f64>() / d;
+            for &t in num {
+                g[t] += 1.0 / d;
+            }
+            g[den] -= part / d;
+        }
+        g
+    }
+}
+
+/// Parameters of the estimators that have one.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Tuning {
+    /// Cap M on the weights of clipped IPS.
+    pub clip: f64,
+    /// Threshold τ of switch-DR: residuals of cards with larger weights are dropped.
+    pub switch: f64,
+    /// λ of DR with optimistic shrinkage (∞: DR; 0: DM).
+    pub shrinkage: f64,
+}
+
+impl Default for Tuning {
+    fn default() -> Self {
+        Tuning {
+            clip: 100.0,
+            switch: 100.0,
+            shrinkage: 100.0,
+        }
+    }
+}
+
+impl Tuning {
+    /// Refuses negative or NaN parameters.
+    pub fn validate(&self) -> Result<(), OpeError> {
+        for (name, v) in [
+            ("clip", self.clip),
+            ("switch", self.switch),
+            ("shrinkage", self.shrinkage),
+        ] {
+            if v.is_nan() || v < 0.0 {
+                return Err(OpeError::Unsupported(format!(
+                    "{name} = {v}: must be a number >= 0 (inf allowed)"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Number of terms per card.
+pub const TERMS: usize = 10;
+/// A card's (or a cluster's summed) terms.
+pub type Terms = [f64; TERMS];
+
+const COUNT: usize = 0;
+const WEIGHT: usize = 1;
+const WEIGHTED_REWARD: usize = 2;
+const CLIPPED_REWARD: usize = 3;
+const DIRECT: usize = 4;
+const RESIDUAL: usize = 5;
+const SWITCHED_RESIDUAL: usize = 6;
+const SHRUNK_RESIDUAL: usize = 7;
+const MATCHED: usize = 8;
+const MATCHED_REWARD: usize = 9;
+
+/// Validates a card (`index` names it in errors) and returns its terms.
+pub fn terms(card: &Card, tuning: &Tuning, index: usize) -> Result<Terms, OpeError> {
+    let Sample {
+        target,
+        logging,
+        reward,
+    } = card.sample;
+    if !(logging > 0.0 && logging <= 1.0) {
+        return Err(OpeError::InvalidProbability {
+            field: "logging propensity",
+            value: logging,
+            index,
+            range: "(0, 1]",
+        });
+    }
+    if !(0.0..=1.0).contains(&target) {
+        return Err(OpeError::InvalidProbability {
+            field: "target probability",
+            value: target,
+            index,
+            range: "[0, 1]",
+        });
+    }
+    for (field, value) in [
+        ("reward", reward),
+        ("prediction", card.predicted),
+        ("direct estimate", card.direct),
+    ] {
+        if !value.is_finite() {
+            return Err(OpeError::NotFinite {
+                field,
+                value,
+                index,
+            });
+        }
+    }
+    let w = card.sample.weight();
+    let residual = reward - card.predicted;
+    let shrunk = if tuning.shrinkage.is_infinite() {
+        w
+    } else if tuning.shrinkage == 0.0 {
+        0.0
+    } else {
+        tuning.shrinkage * w / (w * w + tuning.shrinkage)
+    };
+    let matched = if target == 1.0 { 1.0 } else { 0.0 };
+    Ok([
+        1.0,
+        w,
+        w * reward,
+        w.min(tuning.clip) * reward,
+        card.direct,
+        w * residual,
+        if w <= tuning.switch {
+            w * residual
+        } else {
+            0.0
+        },
+        shrunk * residual,
+        matched,
+        matched * reward,
+    ])
 }
 
 /// A point estimate with a 95% normal confidence interval.
@@ -91,146 +322,136 @@ impl Estimate {
     }
 }
 
-/// Single-pass accumulator of a ratio estimator sum(y) / sum(d) over clusters, with the
-/// delta-method variance `n/(n-1) * sum (y_c - θ d_c)^2 / (sum d)^2` over clusters `c`.
-/// IPS uses d = number of samples, SNIPS d = sum of weights. Memory is constant.
+/// Single-pass accumulator of every estimator over clusters of cards: the sums of the
+/// clusters' terms and of their outer products, from which each estimator's value and its
+/// delta-method variance `n/(n-1) * Σ_c (g · (t_c - t̄))^2` follow (g the estimator's gradient,
+/// `t_c` a cluster's summed terms, n the number of clusters). Memory is constant.
 #[derive(Clone, Debug)]
-pub struct Ratio {
-    estimator: Estimator,
+pub struct Sums {
+    tuning: Tuning,
     clusters: u64,
     samples: u64,
-    sum_y: f64,
-    sum_d: f64,
-    sum_yy: f64,
-    sum_yd: f64,
-    sum_dd: f64,
-    sum_w: f64,
+    /// Some card's target probability was neither 0 nor 1: replay does not apply.
+    stochastic_target: bool,
+    total: Terms,
+    outer: [Terms; TERMS],
+    /// Σ w² over cards, for the effective sample size.
     sum_ww: f64,
-    // The cluster being accumulated.
-    open_y: f64,
-    open_d: f64,
-    open: bool,
+    open: Terms,
+    open_ww: f64,
+    is_open: bool,
 }
 
-impl Ratio {
-    /// An empty accumulator for `estimator`.
-    pub fn new(estimator: Estimator) -> Self {
-        Ratio {
-            estimator,
+impl Sums {
+    /// An empty accumulator.
+    pub fn new(tuning: Tuning) -> Self {
+        Sums {
+            tuning,
             clusters: 0,
             samples: 0,
-            sum_y: 0.0,
-            sum_d: 0.0,
-            sum_yy: 0.0,
-            sum_yd: 0.0,
-            sum_dd: 0.0,
-            sum_w: 0.0,
+            stochastic_target: false,
+            total: [0.0; TERMS],
+            outer: [[0.0; TERMS]; TERMS],
             sum_ww: 0.0,
-            open_y: 0.0,
-            open_d: 0.0,
-            open: false,
+            open: [0.0; TERMS],
+            open_ww: 0.0,
+            is_open: false,
         }
     }
 
-    /// Adds one sample to the current cluster. Probabilities are validated.
-    pub fn add(&mut self, sample: Sample) -> Result<(), OpeError> {
-        let index = self.samples as usize;
-        if !(sample.logging > 0.0 && sample.logging <= 1.0) {
-            return Err(OpeError::InvalidProbability {
-                field: "logging propensity",
-                value: sample.logging,
-                index,
-                range: "(0, 1]",
-            });
-        }
-        if !(0.0..=1.0).contains(&sample.target) {
-            return Err(OpeError::InvalidProbability {
-                field: "target probability",
-                value: sample.target,
-                index,
-                range: "[0, 1]",
-            });
-        }
-        let w = sample.weight();
-        self.open = true;
+    /// Adds one card to the current cluster; probabilities and values are validated.
+    pub fn add(&mut self, card: impl Into<Card>) -> Result<(), OpeError> {
+        let card = card.into();
+        let t = terms(&card, &self.tuning, self.samples as usize)?;
+        let target = card.sample.target;
+        self.stochastic_target |= target != 0.0 && target != 1.0;
         self.samples += 1;
-        self.sum_w += w;
-        self.sum_ww += w * w;
-        self.open_y += w * sample.reward;
-        self.open_d += match self.estimator {
-            Estimator::Ips => 1.0,
-            Estimator::Snips => w,
-        };
+        self.open_ww += t[WEIGHT] * t[WEIGHT];
+        for (o, x) in self.open.iter_mut().zip(t) {
+            *o += x;
+        }
+        self.is_open = true;
         Ok(())
     }
 
-    /// Closes the current cluster, and for IPS makes its denominator `target_samples`, the
-    /// number of samples the target policy is expected to produce there (for a page: its
-    /// expected number of cards), instead of the number logged. Then IPS estimates the
-    /// target's reward per sample even when the two policies fill pages differently. SNIPS
-    /// is unaffected.
+    /// Adds one card as a cluster of its own (independent rows).
+    pub fn add_row(&mut self, card: impl Into<Card>) -> Result<(), OpeError> {
+        self.add(card)?;
+        self.end_cluster();
+        Ok(())
+    }
+
+    /// Closes the current cluster, counting it as `target_samples` cards: the number the
+    /// target policy is expected to show there (for a page: its expected number of cards)
+    /// instead of the number logged. Then the per-card means (IPS, DM, DR, ...) estimate the
+    /// target's reward per card even when the two policies fill pages differently. The
+    /// self-normalised ratios (SNIPS, replay) are unaffected.
     pub fn end_cluster_expecting(&mut self, target_samples: f64) {
-        if self.estimator == Estimator::Ips {
-            self.open_d = target_samples;
-        }
-        self.open = true;
+        self.open[COUNT] = target_samples;
+        self.is_open = true;
         self.end_cluster();
     }
 
-    /// Closes the current cluster (a page); samples added after belong to the next one.
+    /// Closes the current cluster (a page); cards added after belong to the next one.
     pub fn end_cluster(&mut self) {
-        if !self.open {
+        if !self.is_open {
             return;
         }
-        let (y, d) = (self.open_y, self.open_d);
+        let t = std::mem::replace(&mut self.open, [0.0; TERMS]);
+        self.is_open = false;
         self.clusters += 1;
-        self.sum_y += y;
-        self.sum_d += d;
-        self.sum_yy += y * y;
-        self.sum_yd += y * d;
-        self.sum_dd += d * d;
-        self.open_y = 0.0;
-        self.open_d = 0.0;
-        self.open = false;
+        self.sum_ww += std::mem::take(&mut self.open_ww);
+        for (i, row) in self.outer.iter_mut().enumerate() {
+            self.total[i] += t[i];
+            for (o, x) in row.iter_mut().zip(t) {
+                *o += t[i] * x;
+            }
+        }
     }
 
-    /// Merges another accumulator of the same estimator (for parallel evaluation).
-    pub fn merge(&mut self, mut other: Ratio) {
+    /// Merges another accumulator (for parallel evaluation).
+    pub fn merge(&mut self, mut other: Sums) {
         self.end_cluster();
         other.end_cluster();
         self.clusters += other.clusters;
         self.samples += other.samples;
-        self.sum_y += other.sum_y;
-        self.sum_d += other.sum_d;
-        self.sum_yy += other.sum_yy;
-        self.sum_yd += other.sum_yd;
-        self.sum_dd += other.sum_dd;
-        self.sum_w += other.sum_w;
+        self.stochastic_target |= other.stochastic_target;
         self.sum_ww += other.sum_ww;
+        for i in 0..TERMS {
+            self.total[i] += other.total[i];
+            for j in 0..TERMS {
+                self.outer[i][j] += other.outer[i][j];
+            }
+        }
     }
 
-    /// The estimate with its 95% interval (closing any open cluster first).
-    pub fn finish(mut self) -> Result<Estimate, OpeError> {
-        self.end_cluster();
-        let estimator = self.estimator.name();
+    /// `estimator` with its 95% normal interval (over the closed clusters).
+    pub fn estimate(&self, estimator: Estimator) -> Result<Estimate, OpeError> {
+        if estimator == Estimator::Replay && self.stochastic_target {
+            return Err(OpeError::Unsupported(
+                "replay needs a deterministic target (probabilities 0 or 1)".into(),
+            ));
+        }
         if self.clusters == 0 {
             return Err(OpeError::Empty {
-                estimator,
+                estimator: estimator.name(),
                 reason: "no samples",
             });
         }
-        if self.sum_d <= 0.0 {
-            return Err(OpeError::Empty {
-                estimator,
-                reason: "the importance weights sum to zero",
-            });
-        }
-        let value = self.sum_y / self.sum_d;
+        let value = estimator.value(&self.total)?;
         let n = self.clusters as f64;
         let std_error = if self.clusters > 1 {
-            let ss =
-                (self.sum_yy - 2.0 * value * self.sum_yd + value * value * self.sum_dd).max(0.0);
-            (n / (n - 1.0) * ss).sqrt() / self.sum_d
+            let g = estimator.gradient(&self.total);
+            let gs: f64 = g.iter().zip(&self.total).map(|(a, b)| a * b).sum();
+            let mut quad = 0.0;
+            for i in 0..TERMS {
+                if g[i] != 0.0 {
+                    for j in 0..TERMS {
+                        quad += g[i] * self.outer[i][j] * g[j];
+                    }
+                }
+            }
+            (n / (n - 1.0) * (quad - gs * gs / n).max(0.0)).sqrt()
         } else {
             f64::INFINITY
         };
@@ -242,160 +463,19 @@ impl Ratio {
             samples: self.samples,
             clusters: self.clusters,
             effective_samples: if self.sum_ww > 0.0 {
-                self.sum_w * self.sum_w / self.sum_ww
+                self.total[WEIGHT] * self.total[WEIGHT] / self.sum_ww
             } else {
                 0.0
             },
         })
     }
-}
 
-impl Estimator {
-    /// Estimates over clusters of samples (each inner slice is one page).
-    pub fn estimate<'a>(
-        self,
-        clusters: impl IntoIterator<Item = &'a [Sample]>,
-    ) -> Result<Estimate, OpeError> {
-        let mut acc = Ratio::new(self);
-        for cluster in clusters {
-            for &s in cluster {
-                acc.add(s)?;
-            }
-            acc.end_cluster();
-        }
-        acc.finish()
+    /// The estimate (closing any open cluster first).
+    pub fn finish(mut self, estimator: Estimator) -> Result<Estimate, OpeError> {
+        self.end_cluster();
+        self.estimate(estimator)
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn s(target: f64, logging: f64, reward: f64) -> Sample {
-        Sample {
-            target,
-            logging,
-            reward,
-        }
-    }
-
-    #[test]
-    fn ips_and_snips_match_hand_computation() {
-        // Weights 2, 0.5, 4, 0; rewards 1, 1, 0, 1.
-        let data = [
-            s(0.5, 0.25, 1.0),
-            s(0.25, 0.5, 1.0),
-            s(0.4, 0.1, 0.0),
-            s(0.0, 0.5, 1.0),
-        ];
-        let singles: Vec<&[Sample]> = data.chunks(1).collect();
-        let ips = Estimator::Ips.estimate(singles.clone()).unwrap();
-        // (2 + 0.5 + 0 + 0) / 4
-        assert_eq!(ips.value, 0.625);
-        let snips = Estimator::Snips.estimate(singles).unwrap();
-        // 2.5 / (2 + 0.5 + 4 + 0)
-        assert_eq!(snips.value, 2.5 / 6.5);
-        // Kish ESS: 6.5^2 / (4 + 0.25 + 16)
-        assert_eq!(ips.effective_samples, 6.5 * 6.5 / 20.25);
-        assert_eq!(ips.samples, 4);
-    }
-
-    #[test]
-    fn ips_standard_error_is_the_sample_standard_error_for_singletons() {
-        let data = [
-            s(0.5, 0.25, 1.0),
-            s(0.25, 0.5, 1.0),
-            s(0.4, 0.1, 0.0),
-            s(0.0, 0.5, 1.0),
-        ];
-        let ips = Estimator::Ips.estimate(data.chunks(1)).unwrap();
-        let y = [2.0, 0.5, 0.0, 0.0];
-        let mean = 0.625;
-        let var = y.iter().map(|v: &f64| (v - mean).powi(2)).sum::<f64>() / 3.0;
-        let se = (var / 4.0).sqrt();
-        assert!((ips.std_error - se).abs() < 1e-15);
-        assert!((ips.lo - (mean - Z95 * se)).abs() < 1e-15);
-        assert!((ips.hi - (mean + Z95 * se)).abs() < 1e-15);
-    }
-
-    #[test]
-    fn clusters_are_the_unit_of_variance() {
-        // Two pages of two cards, on-policy (weights 1): rates 1/2 and 2/2.
-        let data = [
-            s(1.0, 1.0, 1.0),
-            s(1.0, 1.0, 0.0),
-            s(1.0, 1.0, 1.0),
-            s(1.0, 1.0, 1.0),
-        ];
-        let e = Estimator::Ips.estimate(data.chunks(2)).unwrap();
-        assert_eq!(e.value, 0.75);
-        assert_eq!(e.clusters, 2);
-        // y = (1, 2), d = (2, 2), θ = 0.75: residuals (-0.5, 0.5); 2/1 * 0.5 / 16.
-        assert!((e.std_error - (2.0f64 * 0.5).sqrt() / 4.0).abs() < 1e-15);
-    }
-
-    #[test]
-    fn ips_can_divide_by_the_expected_cluster_size() {
-        // Two pages: weights (2, 0.5) rewards (1, 1); weight 4 reward 1. The target is
-        // expected to show 1.5 and 1 cards there.
-        let mut acc = Ratio::new(Estimator::Ips);
-        acc.add(s(0.5, 0.25, 1.0)).unwrap();
-        acc.add(s(0.25, 0.5, 1.0)).unwrap();
-        acc.end_cluster_expecting(1.5);
-        acc.add(s(0.4, 0.1, 1.0)).unwrap();
-        acc.end_cluster_expecting(1.0);
-        assert_eq!(acc.finish().unwrap().value, (2.5 + 4.0) / 2.5);
-    }
-
-    #[test]
-    fn merge_equals_one_pass() {
-        let data: Vec<Sample> = (0..40)
-            .map(|i| {
-                s(
-                    (i % 7) as f64 / 7.0,
-                    0.1 + (i % 5) as f64 * 0.2,
-                    (i % 3 == 0) as u8 as f64,
-                )
-            })
-            .collect();
-        for est in [Estimator::Ips, Estimator::Snips] {
-            let whole = est.estimate(data.chunks(4)).unwrap();
-            let mut a = Ratio::new(est);
-            let mut b = Ratio::new(est);
-            for (k, page) in data.chunks(4).enumerate() {
-                let acc = if k < 3 { &mut a } else { &mut b };
-                for &x in page {
-                    acc.add(x).unwrap();
-                }
-                acc.end_cluster();
-            }
-            a.merge(b);
-            let merged = a.finish().unwrap();
-            assert!((merged.value - whole.value).abs() < 1e-15);
-            assert!((merged.std_error - whole.std_error).abs() < 1e-12);
-        }
-    }
-
-    #[test]
-    fn invalid_and_empty_inputs_are_errors() {
-        let zero = [s(0.5, 0.0, 1.0)];
-        assert!(matches!(
-            Estimator::Ips.estimate([&zero[..]]),
-            Err(OpeError::InvalidProbability {
-                field: "logging propensity",
-                ..
-            })
-        ));
-        let big = [s(1.5, 0.5, 1.0)];
-        assert!(Estimator::Ips.estimate([&big[..]]).is_err());
-        assert!(matches!(
-            Estimator::Ips.estimate(std::iter::empty()),
-            Err(OpeError::Empty { .. })
-        ));
-        let no_weight = [s(0.0, 0.5, 1.0)];
-        assert!(matches!(
-            Estimator::Snips.estimate([&no_weight[..]]),
-            Err(OpeError::Empty { .. })
-        ));
-    }
-}
+mod tests;

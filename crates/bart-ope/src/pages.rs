@@ -9,7 +9,8 @@
 //! are exact: the candidates are rebuilt from the logged context and scored with the target's
 //! model.
 
-use crate::estimate::{Estimate, Estimator, OpeError, Ratio, Sample};
+use crate::error::OpeError;
+use crate::estimate::{Estimate, Estimator, Sample, Sums, Tuning};
 use bart_bandit::{EpsilonGreedy, Recommender, RewardModel};
 use bart_core::Impression;
 use rayon::prelude::*;
@@ -103,35 +104,30 @@ pub fn evaluate(
     let parts = pages
         .par_chunks(256)
         .map(|chunk| {
-            let mut ips = Ratio::new(Estimator::Ips);
-            let mut snips = Ratio::new(Estimator::Snips);
+            let mut sums = Sums::new(Tuning::default());
             for &page in chunk {
                 let (samples, expected_cards) = page_samples(recommender, target, page)?;
                 for s in samples {
-                    ips.add(s)?;
-                    snips.add(s)?;
+                    sums.add(s)?;
                 }
-                ips.end_cluster_expecting(expected_cards);
-                snips.end_cluster();
+                sums.end_cluster_expecting(expected_cards);
             }
-            Ok((ips, snips))
+            Ok(sums)
         })
         .collect::<Result<Vec<_>, OpeError>>()?;
-    let mut ips = Ratio::new(Estimator::Ips);
-    let mut snips = Ratio::new(Estimator::Snips);
-    for (a, b) in parts {
-        ips.merge(a);
-        snips.merge(b);
+    let mut sums = Sums::new(Tuning::default());
+    for part in parts {
+        sums.merge(part);
     }
     Ok(PolicyValue {
-        ips: ips.finish()?,
-        snips: snips.finish()?,
+        ips: sums.estimate(Estimator::Ips)?,
+        snips: sums.estimate(Estimator::Snips)?,
     })
 }
 
 /// The observed (on-policy) stream rate per card, with pages as clusters.
 pub fn stream_rate(pages: &[LoggedPageRef]) -> Result<Estimate, OpeError> {
-    let mut acc = Ratio::new(Estimator::Ips);
+    let mut acc = Sums::new(Tuning::default());
     for (_, rewards) in pages {
         for &reward in rewards.iter().flatten() {
             acc.add(Sample {
@@ -142,5 +138,5 @@ pub fn stream_rate(pages: &[LoggedPageRef]) -> Result<Estimate, OpeError> {
         }
         acc.end_cluster();
     }
-    acc.finish()
+    acc.finish(Estimator::Ips)
 }

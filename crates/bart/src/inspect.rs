@@ -12,7 +12,7 @@ use bart_sim::Listening;
 use bart_sim::experiment::{RANDOM, REWARD_WINDOW_SECS};
 use bart_sim::report::render_page;
 use bart_sim::world::DAY;
-use clap::{Args, ValueEnum};
+use clap::{Args, Subcommand, ValueEnum};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use std::process::ExitCode;
@@ -197,7 +197,10 @@ pub fn replay(args: ReplayArgs) -> Result<ExitCode> {
 }
 
 #[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct EvaluateArgs {
+    #[command(subcommand)]
+    kind: Option<EvaluateKind>,
     #[command(flatten)]
     data: DataArg,
     /// Simulated day (from 1) whose random pages to evaluate on; default: the last.
@@ -215,7 +218,18 @@ pub struct EvaluateArgs {
     json: bool,
 }
 
+/// Other logs to evaluate on.
+#[derive(Subcommand)]
+enum EvaluateKind {
+    /// Estimate a target policy on Open Bandit Dataset logs with every per-card estimator
+    /// (replay, DM, IPS, clipped IPS, SNIPS, DR, SNDR, switch-DR, DR-OS).
+    Obd(crate::obd::ObdArgs),
+}
+
 pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
+    if let Some(EvaluateKind::Obd(obd)) = args.kind {
+        return crate::obd::evaluate(obd);
+    }
     let policy = EpsilonGreedy::new(args.epsilon)?;
     let data = Data::open(&args.data.data)?;
     let start = data.world.config.start;

@@ -6,6 +6,7 @@ mod data;
 mod demo;
 mod inspect;
 mod interop;
+mod obd;
 mod simulate;
 mod train;
 
@@ -29,7 +30,8 @@ enum Command {
     Page(inspect::PageArgs),
     /// Rebuild a logged page from its seed, context and model version and check it is identical.
     Replay(inspect::ReplayArgs),
-    /// Estimate a model's stream rate off-policy from the random logs of a data directory.
+    /// Estimate a model's stream rate off-policy from the random logs of a data directory,
+    /// or a target policy's click rate from Open Bandit Dataset logs (`evaluate obd`).
     Evaluate(inspect::EvaluateArgs),
     /// Compare serving arms (random, popularity, LR, FM) online on one synthetic world.
     Simulate(simulate::SimulateArgs),

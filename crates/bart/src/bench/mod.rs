@@ -1,5 +1,6 @@
 //! `bart bench`: measured performance on fixed synthetic workloads.
 
+mod ope;
 mod page;
 mod train;
 
@@ -13,11 +14,14 @@ pub enum BenchCommand {
     Train(train::BenchTrainArgs),
     /// Page latency on one thread: candidates, scores, draws and exact propensities.
     Page(page::BenchPageArgs),
+    /// Off-policy estimates with bootstrap intervals on an Open Bandit Dataset file.
+    Ope(ope::BenchOpeArgs),
 }
 
 pub fn run(command: BenchCommand) -> Result<ExitCode> {
     match command {
         BenchCommand::Train(args) => train::run(args),
         BenchCommand::Page(args) => page::run(args),
+        BenchCommand::Ope(args) => ope::run(args),
     }
 }
