@@ -460,20 +460,22 @@ fn apply_rules(
                 let Some(&item) = items.get(j).filter(|_| alive[s]) else {
                     continue;
                 };
-                if placed.contains(item) {
-                    continue;
-                }
-                if let Some(cap) = config.max_per_artist
-                    && let Some(artist) = artist_of(item)
-                {
+                let capped = config
+                    .max_per_artist
+                    .and_then(|cap| Some((cap, artist_of(item)?)));
+                if let Some((cap, artist)) = capped {
+                    if placed.contains(item) {
+                        continue;
+                    }
                     let n = per_artist.entry((s, artist)).or_default();
                     if *n == cap {
                         continue;
                     }
                     *n += 1;
                 }
-                placed.insert(item);
-                keep[s].push(j);
+                if placed.insert(item) {
+                    keep[s].push(j);
+                }
             }
         }
         let shortest = (0..shelves.len())
