@@ -147,6 +147,40 @@ pub struct Listener {
     recent_artists: FxHashMap<ArtistId, usize>,
     genres: FxHashMap<GenreId, (usize, f32)>,
     artists: FxHashMap<ArtistId, f32>,
+    /// What the tables may hold: most candidates are items and artists the listener never
+    /// played, and their lookups end at one bit.
+    seen: Seen,
+}
+
+/// A one-hash Bloom filter of 4,096 bits over (table, id).
+#[derive(Clone, Debug)]
+struct Seen(Box<[u64; 64]>);
+
+impl Default for Seen {
+    fn default() -> Self {
+        Seen(Box::new([0; 64]))
+    }
+}
+
+impl Seen {
+    const ITEM: u32 = 0;
+    const ARTIST: u32 = 1;
+    const GENRE: u32 = 2;
+
+    fn bit(table: u32, id: u32) -> (usize, u64) {
+        let h = (u64::from(table) << 32 | u64::from(id)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52;
+        ((h / 64) as usize, 1 << (h % 64))
+    }
+
+    fn insert(&mut self, table: u32, id: u32) {
+        let (word, bit) = Seen::bit(table, id);
+        self.0[word] |= bit;
+    }
+
+    fn may_hold(&self, table: u32, id: u32) -> bool {
+        let (word, bit) = Seen::bit(table, id);
+        self.0[word] & bit != 0
+    }
 }
 
 impl Listener {
@@ -168,30 +202,54 @@ impl Listener {
         for &(a, share) in affinity.top_artists(ctx.listener) {
             artists.entry(a).or_insert(share);
         }
+        let mut seen = Seen::default();
+        for i in &ctx.recent_items {
+            seen.insert(Seen::ITEM, i.0);
+        }
+        for a in ctx.recent_artists.iter().chain(artists.keys()) {
+            seen.insert(Seen::ARTIST, a.0);
+        }
+        for g in genres.keys() {
+            seen.insert(Seen::GENRE, u32::from(g.0));
+        }
         Listener {
             recent_items: first(&ctx.recent_items),
             recent_artists: first(&ctx.recent_artists),
             genres,
             artists,
+            seen,
         }
     }
 }
 
 impl ListenerFacts for Listener {
     fn recent_item(&self, item: ItemId) -> Option<usize> {
-        self.recent_items.get(&item).copied()
+        self.seen
+            .may_hold(Seen::ITEM, item.0)
+            .then(|| self.recent_items.get(&item).copied())?
     }
     fn recent_artist(&self, artist: ArtistId) -> Option<usize> {
-        self.recent_artists.get(&artist).copied()
+        let held = self.seen.may_hold(Seen::ARTIST, artist.0);
+        held.then(|| self.recent_artists.get(&artist).copied())?
     }
     fn genre_rank(&self, genre: GenreId) -> Option<usize> {
-        self.genres.get(&genre).map(|&(rank, _)| rank)
+        self.genre(genre).map(|(rank, _)| rank)
     }
     fn genre_share(&self, genre: GenreId) -> f32 {
-        self.genres.get(&genre).map_or(0.0, |&(_, share)| share)
+        self.genre(genre).map_or(0.0, |(_, share)| share)
     }
     fn artist_share(&self, artist: ArtistId) -> f32 {
-        self.artists.get(&artist).copied().unwrap_or(0.0)
+        let held = self.seen.may_hold(Seen::ARTIST, artist.0);
+        held.then(|| self.artists.get(&artist).copied())
+            .flatten()
+            .unwrap_or(0.0)
+    }
+}
+
+impl Listener {
+    fn genre(&self, genre: GenreId) -> Option<(usize, f32)> {
+        let held = self.seen.may_hold(Seen::GENRE, u32::from(genre.0));
+        held.then(|| self.genres.get(&genre).copied())?
     }
 }
 

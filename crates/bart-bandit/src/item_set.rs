@@ -9,11 +9,15 @@ use rustc_hash::FxHashSet;
 /// Ids from here on are kept in the hash set (2^24 bits is 2 MB).
 const DENSE: u32 = 1 << 24;
 
-/// A set of items; `clear` costs the number of members, not the size of the catalog.
+/// A set of items; `clear` costs the number of members or, when they are many, a sweep of
+/// the bit vector, whichever is less.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct ItemSet {
     words: Vec<u64>,
+    /// The dense members while they are fewer than an eighth of the words (beyond that,
+    /// clearing sweeps every word).
     members: Vec<ItemId>,
+    many: bool,
     sparse: FxHashSet<ItemId>,
 }
 
@@ -30,7 +34,10 @@ impl ItemSet {
         let fresh = self.words[word] & bit == 0;
         if fresh {
             self.words[word] |= bit;
-            self.members.push(item);
+            if !self.many {
+                self.members.push(item);
+                self.many = self.members.len() > self.words.len() / 8;
+            }
         }
         fresh
     }
@@ -46,9 +53,15 @@ impl ItemSet {
 
     /// Empties the set.
     pub(crate) fn clear(&mut self) {
-        for item in self.members.drain(..) {
-            self.words[item.0 as usize / 64] = 0;
+        if self.many {
+            self.words.fill(0);
+            self.many = false;
+        } else {
+            for item in &self.members {
+                self.words[item.0 as usize / 64] = 0;
+            }
         }
+        self.members.clear();
         self.sparse.clear();
     }
 }
@@ -73,5 +86,16 @@ mod tests {
         assert!(!set.contains(ItemId(3)) && !set.contains(ItemId(130)));
         assert!(!set.contains(ItemId(u32::MAX)));
         assert!(set.insert(ItemId(3)));
+        // Many members: cleared by a sweep, then tracked one by one again.
+        for i in (0..6400).step_by(3) {
+            set.insert(ItemId(i));
+        }
+        assert!(set.many);
+        set.clear();
+        assert!(!set.many && set.members.is_empty());
+        assert!((0..6400).all(|i| !set.contains(ItemId(i))));
+        assert!(set.insert(ItemId(5)) && set.contains(ItemId(5)));
+        set.clear();
+        assert!(!set.contains(ItemId(5)));
     }
 }

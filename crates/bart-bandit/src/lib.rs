@@ -21,7 +21,9 @@ pub use card_features::Slot;
 pub use error::BanditError;
 pub use features::{Example, Features, Interactions, Namespace};
 pub use logged::{CardExamples, LoggedCard};
-pub use model::{ModelConfig, ModelKind, Optimizer, Partial, PartialRef, Remembered, RewardModel};
+pub use model::{
+    Fixed, ModelConfig, ModelKind, Optimizer, Pairwise, Partial, Remembered, RewardModel,
+};
 pub use page::{PageConfig, PagePlan, Pin, PlannedShelf, ScoredShelf, seed_for};
 pub use policy::{EpsilonGreedy, EpsilonSchedule, MAX_BAGS, Marginals, Policy, Scores, greedy};
 pub use recommender::{CardFeaturiser, Recommender};

@@ -10,6 +10,9 @@ use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard};
 use xxhash_rust::xxh3::xxh3_64;
 
+mod pairwise;
+pub use pairwise::{Fixed, Pairwise};
+
 /// The largest embedding rank (BaRT tried 10 to 200).
 pub const MAX_RANK: usize = 256;
 
@@ -253,13 +256,13 @@ pub struct RewardModel {
 #[derive(Debug, Default)]
 struct Memo(RwLock<MemoTable>);
 
-/// Remembered partials side by side: `slot[key]` is the place of `key`'s partial (`u32::MAX`
-/// for none), its linear sum at `linear[place]` and its power sums at `sums[place * len..]`.
+/// Remembered rows side by side: `slot[key]` is the place of `key`'s row (`u32::MAX` for
+/// none), its numbers at `rows[place * width..]`.
 #[derive(Debug, Default)]
 struct MemoTable {
+    width: usize,
     slot: Vec<u32>,
-    linear: Vec<f64>,
-    sums: Vec<f32>,
+    rows: Vec<f32>,
 }
 
 impl MemoTable {
@@ -269,29 +272,22 @@ impl MemoTable {
 
     fn clear(&mut self) {
         self.slot.clear();
-        self.linear.clear();
-        self.sums.clear();
+        self.rows.clear();
     }
 }
 
-/// Partials remembered by a model, from [`RewardModel::memo_partials`]; a borrow of the
-/// model, so it cannot change meanwhile.
+/// Rows remembered by a model, from [`RewardModel::memo_rows`]; a borrow of the model, so it
+/// cannot change meanwhile.
 pub struct Remembered<'m> {
     table: RwLockReadGuard<'m, MemoTable>,
-    len: usize,
 }
 
 impl Remembered<'_> {
-    /// The partial remembered for `key`.
-    pub fn get(&self, key: u32) -> Option<PartialRef<'_>> {
+    /// The row remembered for `key`.
+    pub fn get(&self, key: u32) -> Option<&[f32]> {
         let place = *self.table.slot.get(key as usize)?;
-        (place != u32::MAX).then(|| {
-            let place = place as usize;
-            PartialRef {
-                linear: self.table.linear[place],
-                sums: &self.table.sums[place * self.len..][..self.len],
-            }
-        })
+        let width = self.table.width;
+        (place != u32::MAX).then(|| &self.table.rows[place as usize * width..][..width])
     }
 }
 
@@ -316,7 +312,8 @@ struct Gradient {
     embeddings: Vec<f32>,
 }
 
-fn sigmoid(z: f64) -> f64 {
+/// The logistic function.
+pub fn sigmoid(z: f64) -> f64 {
     1.0 / (1.0 + (-z).exp())
 }
 
@@ -396,28 +393,11 @@ fn lanes_sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
 /// The part of a score that a group of namespace features contributes (their linear sum and
 /// power sums). Scores of examples made of disjoint groups, such as a page's context, a
 /// shelf's explanation and an item, combine partials instead of revisiting every feature;
-/// see [`RewardModel::predict_parts`].
+/// see [`Pairwise`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Partial {
     linear: f64,
     sums: Vec<f32>,
-}
-
-/// A borrowed [`Partial`].
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct PartialRef<'a> {
-    linear: f64,
-    sums: &'a [f32],
-}
-
-impl Partial {
-    /// The partial, borrowed.
-    pub fn as_ref(&self) -> PartialRef<'_> {
-        PartialRef {
-            linear: self.linear,
-            sums: &self.sums,
-        }
-    }
 }
 
 impl RewardModel {
@@ -513,12 +493,6 @@ impl RewardModel {
         (logit + sums.interactions(), sums)
     }
 
-    /// True when scores combine from [`Partial`]s: without crosses, which join features of
-    /// two groups.
-    pub fn decomposes(&self) -> bool {
-        self.config.interactions.is_empty()
-    }
-
     /// A partial of no features.
     pub fn partial(&self) -> Partial {
         Partial {
@@ -532,35 +506,40 @@ impl RewardModel {
         self.accumulate(x, &mut part.linear, &mut part.sums);
     }
 
-    /// The partials of the feature groups that `keys` identify, each built by `build` (which
-    /// adds the group's features to an empty partial) the first time and remembered until the
-    /// next update. A key must determine its features (an item's id, for the item namespace
-    /// of one catalog); keys index a table, so they should be small and dense. The answer
-    /// reads them without further locking.
-    pub fn memo_partials(
+    /// Rows of `width` numbers for the keys `keys` (each built by `build` the first time) and
+    /// remembered until the next update. A key must determine its row (an item's id, for the
+    /// item features of one catalog, summarised one way); keys index a table, so they should
+    /// be small and dense; `width` must be at least 1. Asking for another width forgets every
+    /// row. The answer reads them
+    /// without further locking.
+    pub fn memo_rows(
         &self,
+        width: usize,
         keys: impl IntoIterator<Item = u32>,
-        build: impl Fn(u32, &mut Partial),
+        build: impl Fn(u32, &mut [f32]),
     ) -> Remembered<'_> {
-        let len = self.partial().sums.len();
         let read = self.memo.0.read().unwrap_or_else(|e| e.into_inner());
-        let mut missing: Vec<u32> = keys.into_iter().filter(|&k| !read.contains(k)).collect();
+        let same = read.width == width;
+        let mut missing: Vec<u32> = keys
+            .into_iter()
+            .filter(|&k| !(same && read.contains(k)))
+            .collect();
         if missing.is_empty() {
-            return Remembered { table: read, len };
+            return Remembered { table: read };
         }
         drop(read);
         missing.sort_unstable();
         missing.dedup();
-        let built: Vec<(u32, Partial)> = missing
-            .into_iter()
-            .map(|k| {
-                let mut p = self.partial();
-                build(k, &mut p);
-                (k, p)
-            })
-            .collect();
+        let mut built = vec![0.0; missing.len() * width];
+        for (&k, row) in missing.iter().zip(built.chunks_exact_mut(width)) {
+            build(k, row);
+        }
         let mut write = self.memo.0.write().unwrap_or_else(|e| e.into_inner());
-        for (k, p) in built {
+        if write.width != width {
+            write.clear();
+            write.width = width;
+        }
+        for (i, &k) in missing.iter().enumerate() {
             if write.contains(k) {
                 continue;
             }
@@ -568,44 +547,13 @@ impl RewardModel {
             if write.slot.len() <= at {
                 write.slot.resize(at + 1, u32::MAX);
             }
-            write.slot[at] = write.linear.len() as u32;
-            write.linear.push(p.linear);
-            write.sums.extend_from_slice(&p.sums);
+            write.slot[at] = (write.rows.len() / width) as u32;
+            write.rows.extend_from_slice(&built[i * width..][..width]);
         }
         drop(write);
         Remembered {
             table: self.memo.0.read().unwrap_or_else(|e| e.into_inner()),
-            len,
         }
-    }
-
-    /// The probability of reward 1 of an example made of the features of `parts` (disjoint
-    /// groups; at least one) and the already hashed features `atoms`: equal to
-    /// [`predict`](Self::predict) up to rounding when the model
-    /// [`decomposes`](Self::decomposes). `scratch` is a partial of this model to sum in.
-    pub fn predict_parts(
-        &self,
-        parts: &[PartialRef<'_>],
-        atoms: &[Feature],
-        scratch: &mut Partial,
-    ) -> f64 {
-        scratch.linear = f64::from(self.rows[self.row(self.constant)]);
-        scratch.sums.copy_from_slice(parts[0].sums);
-        for p in parts {
-            scratch.linear += p.linear;
-        }
-        for p in &parts[1..] {
-            for (a, b) in scratch.sums.iter_mut().zip(p.sums) {
-                *a += b;
-            }
-        }
-        self.accumulate_atoms(
-            atoms.iter().copied(),
-            &mut scratch.linear,
-            &mut scratch.sums,
-        );
-        let (r2, r3) = (self.config.order2(), self.config.order3());
-        sigmoid(scratch.linear + interactions(r2, r3, &scratch.sums))
     }
 
     /// The score's log-odds.

@@ -451,26 +451,31 @@ fn apply_rules(
     loop {
         placed.clear();
         per_artist.clear();
-        let mut keep: Vec<Vec<usize>> = vec![Vec::new(); shelves.len()];
+        let mut keep: Vec<Vec<usize>> = shelves
+            .iter()
+            .map(|items| Vec::with_capacity(items.len()))
+            .collect();
         for j in 0..longest {
             for (s, items) in shelves.iter().enumerate() {
                 let Some(&item) = items.get(j).filter(|_| alive[s]) else {
                     continue;
                 };
-                if placed.contains(item) {
-                    continue;
-                }
-                if let Some(cap) = config.max_per_artist
-                    && let Some(artist) = artist_of(item)
-                {
+                let capped = config
+                    .max_per_artist
+                    .and_then(|cap| Some((cap, artist_of(item)?)));
+                if let Some((cap, artist)) = capped {
+                    if placed.contains(item) {
+                        continue;
+                    }
                     let n = per_artist.entry((s, artist)).or_default();
                     if *n == cap {
                         continue;
                     }
                     *n += 1;
                 }
-                placed.insert(item);
-                keep[s].push(j);
+                if placed.insert(item) {
+                    keep[s].push(j);
+                }
             }
         }
         let shortest = (0..shelves.len())
@@ -490,15 +495,19 @@ fn apply_rules(
 
 /// Shelf-level score r': the mean of the shelf's best `k` item scores, summed best first.
 fn shelf_score(scores: &[f64], k: usize) -> f64 {
-    let mut s = scores.to_vec();
-    let k = k.min(s.len());
+    let k = k.min(scores.len());
     if k == 0 {
         return 0.0;
     }
-    if k < s.len() {
-        s.select_nth_unstable_by(k - 1, |a, b| b.total_cmp(a));
+    // The best k so far, best first: one pass, and most scores are below the k-th.
+    let mut top: Vec<f64> = Vec::with_capacity(k + 1);
+    for &x in scores {
+        if top.len() == k && x.total_cmp(&top[k - 1]).is_le() {
+            continue;
+        }
+        let at = top.partition_point(|t| t.total_cmp(&x).is_ge());
+        top.insert(at, x);
+        top.truncate(k);
     }
-    let top = &mut s[..k];
-    top.sort_unstable_by(|a, b| b.total_cmp(a));
     top.iter().sum::<f64>() / k as f64
 }

@@ -347,14 +347,18 @@ fn sample(p: &[f64], u: f64) -> usize {
 /// and the t - f other draws are a uniformly random subset of the ranks below f: greedy picks
 /// never touch them and exploring picks treat them alike. So a rank j below the frontier is
 /// still there with probability 1 - u/N (u = t - f drawn out of N = n - f - 1), and when the
-/// frontier is drawn the next one is found by the hypergeometric gap. O(k^3 + k n).
+/// frontier is drawn the next one is found by the hypergeometric gap. O(k^3 + n) (a
+/// selection of the best k + 1, then a sort of them).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Marginals {
     n: usize,
     k: usize,
-    /// k x n, by rank.
+    /// Columns per step: the ranks 0..=k one by one, then one for every rank below (they are
+    /// alike at every step, so only the best k + 1 candidates need sorting).
+    width: usize,
+    /// k x width, by rank.
     by_rank: Vec<f64>,
-    /// The rank of each candidate index.
+    /// The rank of each candidate index (`width - 1` for every rank from there down).
     rank_of: Vec<u32>,
 }
 
@@ -362,22 +366,29 @@ impl Marginals {
     fn new(epsilon: f64, scores: &[f64], k: usize) -> Self {
         let n = scores.len();
         let k = k.min(n);
-        // Candidate indices by rank: score descending, index ascending (matches `greedy`).
+        let width = n.min(k + 2);
+        // Candidate indices by rank: score descending, index ascending (matches `greedy`);
+        // only the first width - 1 in order.
         let mut order: Vec<usize> = (0..n).collect();
-        order.sort_unstable_by(|&a, &b| rank(scores, a, b));
-        let mut by_rank = vec![0.0; k * n];
+        let by = |a: &usize, b: &usize| rank(scores, *a, *b);
+        if width > 0 {
+            order.select_nth_unstable_by(width - 1, by);
+        }
+        order[..width.saturating_sub(1)].sort_unstable_by(by);
+        let mut by_rank = vec![0.0; k * width];
         // state[f]: P(frontier = rank f) at the current step; f <= t.
         let mut state = vec![0.0; k + 1];
         state[0] = 1.0;
         let mut next = vec![0.0; k + 1];
-        // below[j]: probability mass for ranks > f, added with a difference array.
-        let mut below = vec![0.0; n + 1];
+        // below[j]: probability mass for ranks > f, added with a difference array (ranks
+        // from `width` on are never read).
+        let mut below = vec![0.0; width];
         for t in 0..k {
             let m = (n - t) as f64;
             let explore = epsilon / m;
             next.fill(0.0);
             below.fill(0.0);
-            let row = &mut by_rank[t * n..(t + 1) * n];
+            let row = &mut by_rank[t * width..(t + 1) * width];
             for f in 0..=t.min(n - 1) {
                 let pf = state[f];
                 if pf == 0.0 {
@@ -390,7 +401,6 @@ impl Marginals {
                 if big_n > 0 {
                     let stay = 1.0 - u as f64 / big_n as f64;
                     below[f + 1] += pf * explore * stay;
-                    below[n] -= pf * explore * stay;
                 }
                 // An exploring pick of another candidate keeps the frontier.
                 if m > 1.0 {
@@ -413,7 +423,7 @@ impl Marginals {
                 }
             }
             // Only below[..t + 2] is non-zero, so the running sum is flat after it.
-            let upto = (t + 2).min(n);
+            let upto = (t + 2).min(width);
             let mut acc = 0.0;
             for (slot, b) in row[..upto].iter_mut().zip(&below[..upto]) {
                 acc += b;
@@ -424,13 +434,15 @@ impl Marginals {
             }
             std::mem::swap(&mut state, &mut next);
         }
-        let mut rank_of = vec![0u32; n];
-        for (rank, &i) in order.iter().enumerate() {
+        let tail = width.saturating_sub(1);
+        let mut rank_of = vec![tail as u32; n];
+        for (rank, &i) in order[..tail].iter().enumerate() {
             rank_of[i] = rank as u32;
         }
         Marginals {
             n,
             k,
+            width,
             by_rank,
             rank_of,
         }
@@ -439,7 +451,7 @@ impl Marginals {
     /// P(candidate `index` is drawn at step `step`); 0 outside the table.
     pub fn get(&self, step: usize, index: usize) -> f64 {
         if step < self.k && index < self.n {
-            self.by_rank[step * self.n + self.rank_of[index] as usize]
+            self.by_rank[step * self.width + self.rank_of[index] as usize]
         } else {
             0.0
         }
@@ -504,6 +516,57 @@ mod tests {
         assert!((m.get(1, 0) - second_a).abs() < 1e-15);
         assert!((m.get(1, 1) - second_b).abs() < 1e-15);
         assert!((m.get(1, 2) - second_c).abs() < 1e-15);
+    }
+
+    #[test]
+    fn marginals_equal_the_enumeration_of_every_draw_sequence() {
+        // Every sequence of k draws from 7 candidates (two tied), each weighted by the product
+        // of its conditional probabilities: the ranks below k + 1 share one column.
+        fn walk(
+            policy: &EpsilonGreedy,
+            scores: &[f64],
+            remaining: &mut Vec<usize>,
+            p: f64,
+            t: usize,
+            k: usize,
+            exact: &mut [f64],
+        ) {
+            if t == k {
+                return;
+            }
+            let left: Vec<f64> = remaining.iter().map(|&i| scores[i]).collect();
+            for (at, q) in policy.probabilities(&left).into_iter().enumerate() {
+                let i = remaining.remove(at);
+                exact[t * scores.len() + i] += p * q;
+                walk(policy, scores, remaining, p * q, t + 1, k, exact);
+                remaining.insert(at, i);
+            }
+        }
+        let scores = [0.3, 0.9, 0.1, 0.5, 0.5, 0.7, 0.2];
+        let n = scores.len();
+        for (epsilon, k) in [(0.1, 4), (0.6, 2), (0.3, 5), (1.0, 3)] {
+            let policy = EpsilonGreedy::new(epsilon).unwrap();
+            let mut exact = vec![0.0; k * n];
+            walk(
+                &policy,
+                &scores,
+                &mut (0..n).collect(),
+                1.0,
+                0,
+                k,
+                &mut exact,
+            );
+            let m = Policy::from(policy).marginals(&scores, k).unwrap();
+            for t in 0..k {
+                for i in 0..n {
+                    let (want, got) = (exact[t * n + i], m.get(t, i));
+                    assert!(
+                        (want - got).abs() < 1e-14,
+                        "ε {epsilon} t {t} i {i}: {want} vs {got}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

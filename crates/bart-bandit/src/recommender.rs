@@ -7,12 +7,11 @@ use crate::card_features::{
 };
 use crate::error::BanditError;
 use crate::features::{Example, Features, Mark};
-use crate::model::{Partial, RewardModel};
+use crate::model::{Fixed, Pairwise, Partial, RewardModel, sigmoid};
 use crate::page::{self, PageConfig, PagePlan, ScoredShelf};
 use crate::policy::Policy;
 use bart_core::{ArtistId, Catalog, Context, Explanation, ImpressionId, ItemId, Page};
 use bart_models::SharedModels;
-use rustc_hash::FxHashMap;
 
 /// Everything needed to build a page except the reward model and the policy, which change
 /// as the loop learns.
@@ -23,6 +22,8 @@ pub struct Recommender {
     index: ItemIndex,
     /// Per catalog item, what the relation features need (a small table that stays cached).
     facts: Vec<ItemFacts>,
+    /// The hashed ids of the relation's real-valued features (the two shares).
+    share_ids: Vec<u32>,
     candidates: CandidateConfig,
     page: PageConfig,
 }
@@ -43,8 +44,15 @@ impl Recommender {
                 "must be at least 1",
             ));
         }
+        // The ids of the relation's two shares, hashed once; each pair gives only their values.
+        let mut f = Features::default();
+        let mut h = Hashing::new(&mut f);
+        h.namespace(Relation::NAMESPACE);
+        Relation::default().write_real(&mut h);
+        let share_ids = f.example().atoms().map(|(id, _)| id).collect();
         Ok(Recommender {
             index: ItemIndex::new(&catalog),
+            share_ids,
             facts: catalog.items.iter().map(ItemFacts::from).collect(),
             catalog,
             shared,
@@ -105,19 +113,21 @@ impl Recommender {
                 .iter()
                 .map(|c| vec![0.0; c.items.len()])
                 .collect(),
-            Some(m) if m.decomposes() => self.score_by_parts(ctx, &candidates, m),
-            Some(m) => {
-                let mut features = CardFeaturiser::new(self);
-                candidates
-                    .iter()
-                    .map(|c| {
-                        let card = |&i: &ItemId| {
-                            m.predict(&features.card(ctx, i, &c.explanation, Slot::TOP_LEFT))
-                        };
-                        c.items.iter().map(card).collect()
-                    })
-                    .collect()
-            }
+            Some(m) => match m.pairwise(&self.share_ids) {
+                Some(pairwise) => self.score_pairwise(ctx, &candidates, m, &pairwise),
+                None => {
+                    let mut features = CardFeaturiser::new(self);
+                    candidates
+                        .iter()
+                        .map(|c| {
+                            let card = |&i: &ItemId| {
+                                m.predict(&features.card(ctx, i, &c.explanation, Slot::TOP_LEFT))
+                            };
+                            c.items.iter().map(card).collect()
+                        })
+                        .collect()
+                }
+            },
         };
         candidates
             .into_iter()
@@ -168,18 +178,19 @@ impl Recommender {
         PagePlan::new(scored, policy, &self.page, &|i| self.artist_of(i))
     }
 
-    /// The same scores from [`Partial`]s: the context and the position once per page (the
-    /// context's features hashed once), each explanation once per shelf, each item once per
-    /// model (remembered by the model), each combination of the relation's codes once per
-    /// page, and only the two relation shares per (item, explanation).
-    fn score_by_parts(
+    /// The same scores by [`Pairwise`] parts: the context and the position once per page (the
+    /// context's features hashed once), each item once per model (remembered by the model),
+    /// each explanation with each combination of the relation's codes once per page, and per
+    /// (item, explanation) one dot product and the two relation shares.
+    fn score_pairwise(
         &self,
         ctx: &Context,
         candidates: &[CandidateShelf],
         m: &RewardModel,
+        pairwise: &Pairwise<'_>,
     ) -> Vec<Vec<f64>> {
         let affinity = &self.shared.affinity;
-        // Adds the features `write` gives to `into`, hashed through `f`.
+        // Adds the features `write` gives to `into`.
         let part =
             |f: &mut Features, write: &mut dyn FnMut(&mut Hashing<'_>), into: &mut Partial| {
                 f.clear();
@@ -193,7 +204,9 @@ impl Recommender {
             &mut |h| context_features(ctx, affinity, h),
             &mut context,
         );
-        let mut page = context.clone();
+        // Items missing from the catalog keep only the context's features.
+        let unknown = sigmoid(pairwise.fixed(&context).logit());
+        let mut page = context;
         part(
             &mut f,
             &mut |h| position_features(Slot::TOP_LEFT, h),
@@ -204,61 +217,66 @@ impl Recommender {
             .flat_map(|c| &c.items)
             .filter(|i| i.index() < self.facts.len())
             .map(|i| i.0);
-        let items = m.memo_partials(known, |key, p| {
+        let items = m.memo_rows(pairwise.row_len(), known, |key, row| {
             if let Some(item) = self.catalog.item(ItemId(key)) {
-                part(&mut Features::default(), &mut |h| item_features(item, h), p);
+                let mut p = m.partial();
+                part(
+                    &mut Features::default(),
+                    &mut |h| item_features(item, h),
+                    &mut p,
+                );
+                pairwise.item_row(&p, row);
             }
         });
-        let mut codes: FxHashMap<u64, Partial> = FxHashMap::default();
-        // The ids of the two share features, hashed once; each pair gives only their values.
-        f.clear();
-        let mut h = Hashing::new(&mut f);
-        h.namespace(Relation::NAMESPACE);
-        Relation::default().write_real(&mut h);
-        let share_ids: Vec<u32> = f.example().atoms().map(|(id, _)| id).collect();
         let listener = Listener::new(ctx, affinity);
-        let mut scratch = m.partial();
+        // First every pair's relation: the fixed part of its (shelf, relation codes), made
+        // the first time they meet, its item's row and its shares. Then the arithmetic in a
+        // tight loop, where the loads of many item rows are in flight at once.
+        let mut fixed: Vec<Fixed> = Vec::new();
+        // This shelf's (relation codes, place in `fixed`): a handful per shelf.
+        let mut codes: Vec<(u64, u32)> = Vec::new();
+        let mut pairs: Vec<Option<Pair<'_>>> = Vec::new();
+        for c in candidates {
+            let mut shelf = page.clone();
+            part(
+                &mut f,
+                &mut |h| explanation_features(&c.explanation, h),
+                &mut shelf,
+            );
+            codes.clear();
+            pairs.extend(c.items.iter().map(|&i| {
+                // Items missing from the catalog keep only the context's features.
+                let (&item, row) = (self.facts.get(i.index())?, items.get(i.0)?);
+                let r = Relation::with(ctx, &listener, item, &c.explanation);
+                let key = r.discrete_key();
+                let at = match codes.iter().find(|&&(k, _)| k == key) {
+                    Some(&(_, at)) => at,
+                    None => {
+                        let mut p = shelf.clone();
+                        part(
+                            &mut f,
+                            &mut |h| {
+                                h.namespace(Relation::NAMESPACE);
+                                r.write_discrete(h)
+                            },
+                            &mut p,
+                        );
+                        fixed.push(pairwise.fixed(&p));
+                        let at = (fixed.len() - 1) as u32;
+                        codes.push((key, at));
+                        at
+                    }
+                };
+                Some((at, row, r.shares()))
+            }));
+        }
+        let mut scores = pairs.iter().map(|pair| match *pair {
+            Some((at, row, shares)) => sigmoid(pairwise.logit(&fixed[at as usize], row, &shares)),
+            None => unknown,
+        });
         candidates
             .iter()
-            .map(|c| {
-                // The page's context and position, and this shelf's explanation.
-                let mut shelf = page.clone();
-                part(
-                    &mut f,
-                    &mut |h| explanation_features(&c.explanation, h),
-                    &mut shelf,
-                );
-                c.items
-                    .iter()
-                    .map(|&i| {
-                        // Items missing from the catalog keep only the context's features.
-                        let (Some(&item), Some(item_part)) =
-                            (self.facts.get(i.index()), items.get(i.0))
-                        else {
-                            return m.predict_parts(&[context.as_ref()], &[], &mut scratch);
-                        };
-                        let r = Relation::with(ctx, &listener, item, &c.explanation);
-                        let code = codes.entry(r.discrete_key()).or_insert_with(|| {
-                            let mut p = m.partial();
-                            part(
-                                &mut f,
-                                &mut |h| {
-                                    h.namespace(Relation::NAMESPACE);
-                                    r.write_discrete(h)
-                                },
-                                &mut p,
-                            );
-                            p
-                        });
-                        let shares = [(share_ids[0], r.shares()[0]), (share_ids[1], r.shares()[1])];
-                        m.predict_parts(
-                            &[shelf.as_ref(), item_part, code.as_ref()],
-                            &shares,
-                            &mut scratch,
-                        )
-                    })
-                    .collect()
-            })
+            .map(|c| scores.by_ref().take(c.items.len()).collect())
             .collect()
     }
 
@@ -275,6 +293,10 @@ impl Recommender {
         Ok(self.plan(&scored, policy)?.assemble(impression))
     }
 }
+
+/// A candidate pair ready for its arithmetic: the place of its fixed part, its item's row and
+/// its relation shares.
+type Pair<'a> = (u32, &'a [f32], [f32; 2]);
 
 /// The reward model's features of cards: a context's own are computed once and reused for
 /// every card shown in it.

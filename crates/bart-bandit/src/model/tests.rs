@@ -272,12 +272,17 @@ fn invalid_config_is_rejected() {
 }
 
 #[test]
-fn partials_of_disjoint_groups_combine_to_the_full_prediction() {
-    let (u, a) = (Namespace::new(b"User"), Namespace::new(b"Action"));
-    for kind in [ModelKind::Lr, ModelKind::Fm2, ModelKind::Fm3] {
+fn pairwise_parts_combine_to_the_full_prediction() {
+    let (u, a, r) = (
+        Namespace::new(b"User"),
+        Namespace::new(b"Action"),
+        Namespace::new(b"Real"),
+    );
+    let reals = [r.id(b"share"), r.id(b"other"), r.id(b"third")];
+    for kind in [ModelKind::Lr, ModelKind::Fm2] {
         let mut m = randomised(kind);
         m.config.interactions = Interactions::default();
-        assert!(m.decomposes());
+        let pairwise = m.pairwise(&reals).expect("order 2 without crosses");
         let (mut user, mut action) = (Features::default(), Features::default());
         user.namespace(&u);
         user.push(u.id(b"country=3"), 1.0);
@@ -288,12 +293,29 @@ fn partials_of_disjoint_groups_combine_to_the_full_prediction() {
         let (mut pu, mut pa) = (m.partial(), m.partial());
         m.add_to(&mut pu, &user.example());
         m.add_to(&mut pa, &action.example());
-        let full = m.predict(&example_without_repeat().example());
-        let parts = m.predict_parts(&[pu.as_ref(), pa.as_ref()], &[], &mut m.partial());
-        assert!((full - parts).abs() < 1e-6, "{kind:?}: {full} vs {parts}");
-        assert!((full - 0.5).abs() > 0.01, "{kind:?}: a trivial score");
+        let fixed = pairwise.fixed(&pu);
+        let mut row = vec![0.0; pairwise.row_len()];
+        pairwise.item_row(&pa, &mut row);
+        for values in [[0.0, 0.0, 0.0], [0.25, -1.5, 0.0], [0.4, 0.9, 2.0]] {
+            let mut full = example_without_repeat();
+            full.namespace(&r);
+            for (&id, &x) in reals.iter().zip(&values) {
+                full.push(id, x);
+            }
+            let full = m.logit(&full.example());
+            let parts = pairwise.logit(&fixed, &row, &values);
+            assert!((full - parts).abs() < 1e-5, "{kind:?}: {full} vs {parts}");
+            assert!(full.abs() > 0.01, "{kind:?}: a trivial score");
+        }
+        // The fixed group alone.
+        let alone = m.logit(&user.example());
+        assert!((fixed.logit() - alone).abs() < 1e-5, "{alone}");
     }
-    assert!(!randomised(ModelKind::Fm2).decomposes());
+    assert!(randomised(ModelKind::Fm3).pairwise(&reals).is_none());
+    assert!(
+        randomised(ModelKind::Fm2).pairwise(&reals).is_none(),
+        "crosses"
+    );
 }
 
 /// [`example`] without its repeated feature.
@@ -310,42 +332,36 @@ fn example_without_repeat() -> Features {
 }
 
 #[test]
-fn remembered_partials_are_forgotten_by_the_next_update() {
+fn remembered_rows_are_forgotten_by_the_next_update_or_another_width() {
     let mut m = RewardModel::new(config(ModelKind::Fm2)).unwrap();
     let f = example_without_repeat();
+    let logit = |m: &RewardModel| m.logit(&f.example()) as f32;
     let builds = std::cell::Cell::new(0);
-    let build = |_, p: &mut Partial| {
+    let build = |k: u32, row: &mut [f32]| {
         builds.set(builds.get() + 1);
-        m.add_to(p, &f.example());
+        row[0] = logit(&m);
+        row[1] = k as f32;
     };
-    let first = {
-        let remembered = m.memo_partials([7, 7], build);
-        let r = remembered.get(7).unwrap();
-        Partial {
-            linear: r.linear,
-            sums: r.sums.to_vec(),
-        }
-    };
-    let again = m.memo_partials([7, 3], |k, p| {
+    let first = m.memo_rows(2, [7, 7], build).get(7).unwrap().to_vec();
+    let again = m.memo_rows(2, [7, 3], |k, row| {
         assert_eq!(k, 3, "7 is remembered");
-        m.add_to(p, &f.example());
+        row.copy_from_slice(&[logit(&m), 3.0]);
     });
-    assert_eq!(again.get(7), Some(first.as_ref()));
-    assert_eq!(again.get(3), Some(first.as_ref()));
+    assert_eq!(again.get(7), Some(&first[..]));
+    assert_eq!(again.get(3), Some(&[first[0], 3.0][..]));
     assert_eq!(again.get(8), None);
     assert_eq!(again.get(1 << 20), None);
     drop(again);
     assert_eq!(builds.get(), 1);
+    let wider = m.memo_rows(3, [7], |_, row| row.copy_from_slice(&[1.0, 2.0, 3.0]));
+    assert_eq!(wider.get(7), Some(&[1.0, 2.0, 3.0][..]), "rebuilt");
+    assert_eq!(wider.get(3), None, "forgotten");
+    drop(wider);
     m.update(&f.example(), 1.0, 1.0);
-    let mut direct = m.partial();
-    m.add_to(&mut direct, &f.example());
-    let after = m.memo_partials([7], |_, p| m.add_to(p, &f.example()));
-    assert_eq!(after.get(7), Some(direct.as_ref()));
-    assert_ne!(
-        after.get(7),
-        Some(first.as_ref()),
-        "the update changed the weights"
-    );
+    let after = m.memo_rows(3, [7], |_, row| row.copy_from_slice(&[logit(&m), 0.0, 0.0]));
+    let updated = after.get(7).unwrap()[0];
+    assert_eq!(updated, logit(&m));
+    assert_ne!(updated, first[0], "the update changed the weights");
     drop(after);
     // Clones start with an empty memo and compare equal.
     assert_eq!(m.clone(), m);
