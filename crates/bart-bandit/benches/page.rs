@@ -4,12 +4,17 @@
 //!
 //! `cargo bench -p bart-bandit --bench page`
 
-use bart_bandit::{PageConfig, PagePlan, Policy, ScoredShelf};
+use bart_bandit::{PageConfig, PagePlan, Policy, ScoredShelf, ShelfSummary};
 use bart_core::{ArtistId, Explanation, Exploration, GenreId, ImpressionId, ItemId};
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
 /// 31 shelves with overlapping items and pseudo-random scores; `bags` bagged scores each.
+/// r' without a shelf model: the mean of the best cards' scores.
+fn by_top_mean(_: &Explanation, s: &ShelfSummary) -> f64 {
+    s.top_mean
+}
+
 fn shelves(bags: usize) -> Vec<ScoredShelf> {
     let mix = |k: u64| (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 11) as f64 / (1u64 << 53) as f64;
     (0..31u64)
@@ -61,7 +66,9 @@ fn bench_page(c: &mut Criterion) {
         c.bench_function(&format!("page_{name}"), |b| {
             b.iter(|| {
                 id += 1;
-                let plan = PagePlan::new(black_box(&scored), policy, &config, &artist).unwrap();
+                let plan =
+                    PagePlan::new(black_box(&scored), policy, &config, &artist, &by_top_mean)
+                        .unwrap();
                 black_box(plan.assemble(ImpressionId(id)))
             })
         });

@@ -13,6 +13,7 @@ pub mod model;
 pub mod page;
 pub mod policy;
 pub mod recommender;
+pub mod shelf_model;
 pub mod train;
 pub mod vw;
 
@@ -26,7 +27,8 @@ pub use model::{
 };
 pub use page::{PageConfig, PagePlan, Pin, PlannedShelf, ScoredShelf, seed_for};
 pub use policy::{EpsilonGreedy, EpsilonSchedule, MAX_BAGS, Marginals, Policy, Scores, greedy};
-pub use recommender::{CardFeaturiser, Recommender};
+pub use recommender::{CardFeaturiser, Models, Recommender};
+pub use shelf_model::{LoggedShelf, ShelfExamples, ShelfScorer, ShelfSummary};
 pub use train::{
     Batch, Examples, Logged, MAX_EPOCHS, MAX_WEIGHT, TrainConfig, TrainStats, Weighting, fit,
 };

@@ -24,6 +24,7 @@ use crate::candidates::CandidateShelf;
 use crate::error::BanditError;
 use crate::item_set::ItemSet;
 use crate::policy::{Marginals, Policy, Scores};
+use crate::shelf_model::ShelfSummary;
 use bart_core::{
     ArtistId, Card, Explanation, ExplanationKind, Exploration, ImpressionId, ItemId, Page, Shelf,
 };
@@ -166,7 +167,7 @@ pub struct PlannedShelf {
     pub scores: Vec<f64>,
     /// Per bag, as in [`ScoredShelf::bags`].
     pub bags: Vec<Vec<f64>>,
-    /// The shelf score r' (the mean of the best `cards_per_shelf` item scores).
+    /// The shelf score r'.
     pub score: f64,
     /// The shelf score under each bag.
     pub bag_scores: Vec<f64>,
@@ -193,14 +194,17 @@ pub struct PagePlan {
 
 impl PagePlan {
     /// Applies `config`'s rules to `shelves` and prepares `policy`'s draws. `artist_of` gives
-    /// an item's artist for the per-artist cap (items without one are not capped). Thompson
-    /// sampling over N bags needs every shelf scored by exactly N bags (see
-    /// `Recommender::score_bags`); other policies ignore bags.
+    /// an item's artist for the per-artist cap (items without one are not capped);
+    /// `shelf_score` is r', from a shelf's explanation and the summary of the scores of the
+    /// items it keeps (`|_, s| s.top_mean` without a shelf model). Thompson sampling over N
+    /// bags needs every shelf scored by exactly N bags (see `Recommender::score_bags`); other
+    /// policies ignore bags.
     pub fn new(
         shelves: &[ScoredShelf],
         policy: Policy,
         config: &PageConfig,
         artist_of: &dyn Fn(ItemId) -> Option<ArtistId>,
+        shelf_score: &dyn Fn(&Explanation, &ShelfSummary) -> f64,
     ) -> Result<Self, BanditError> {
         let bag_count = match policy.exploration() {
             Exploration::Thompson { bags } => bags as usize,
@@ -234,11 +238,13 @@ impl PagePlan {
                     .iter()
                     .map(|bag| keep.iter().map(|&j| bag[j]).collect())
                     .collect();
+                let r =
+                    |scores: &[f64]| shelf_score(&source.explanation, &ShelfSummary::of(scores, k));
                 PlannedShelf {
                     explanation: source.explanation,
                     items: keep.iter().map(|&j| source.items[j]).collect(),
-                    score: shelf_score(&scores, k),
-                    bag_scores: bags.iter().map(|b| shelf_score(b, k)).collect(),
+                    score: r(&scores),
+                    bag_scores: bags.iter().map(|b| r(b)).collect(),
                     cards: OnceLock::new(),
                     scores,
                     bags,
@@ -491,23 +497,4 @@ fn apply_rules(
             }
         }
     }
-}
-
-/// Shelf-level score r': the mean of the shelf's best `k` item scores, summed best first.
-fn shelf_score(scores: &[f64], k: usize) -> f64 {
-    let k = k.min(scores.len());
-    if k == 0 {
-        return 0.0;
-    }
-    // The best k so far, best first: one pass, and most scores are below the k-th.
-    let mut top: Vec<f64> = Vec::with_capacity(k + 1);
-    for &x in scores {
-        if top.len() == k && x.total_cmp(&top[k - 1]).is_le() {
-            continue;
-        }
-        let at = top.partition_point(|t| t.total_cmp(&x).is_ge());
-        top.insert(at, x);
-        top.truncate(k);
-    }
-    top.iter().sum::<f64>() / k as f64
 }

@@ -10,6 +10,7 @@ use crate::features::{Example, Features, Mark};
 use crate::model::{Fixed, Pairwise, Partial, RewardModel, sigmoid};
 use crate::page::{self, PageConfig, PagePlan, ScoredShelf};
 use crate::policy::Policy;
+use crate::shelf_model::ShelfScorer;
 use bart_core::{ArtistId, Catalog, Context, Explanation, ImpressionId, ItemId, Page};
 use bart_models::SharedModels;
 
@@ -173,9 +174,25 @@ impl Recommender {
     }
 
     /// Applies the page rules to scored shelves and prepares `policy`'s draws (see
-    /// [`PagePlan::new`]).
-    pub fn plan(&self, scored: &[ScoredShelf], policy: Policy) -> Result<PagePlan, BanditError> {
-        PagePlan::new(scored, policy, &self.page, &|i| self.artist_of(i))
+    /// [`PagePlan::new`]), shelves ordered by the shelf model `shelves` in `ctx` or, without
+    /// one, by the mean of their best cards' scores.
+    pub fn plan(
+        &self,
+        ctx: &Context,
+        scored: &[ScoredShelf],
+        policy: Policy,
+        shelves: Option<&RewardModel>,
+    ) -> Result<PagePlan, BanditError> {
+        let artist_of = |i| self.artist_of(i);
+        match shelves {
+            None => PagePlan::new(scored, policy, &self.page, &artist_of, &|_, s| s.top_mean),
+            Some(model) => {
+                let r = ShelfScorer::new(model, ctx, &self.shared.affinity)?;
+                PagePlan::new(scored, policy, &self.page, &artist_of, &|e, s| {
+                    r.score(e, s)
+                })
+            }
+        }
     }
 
     /// The same scores by [`Pairwise`] parts: the context and the position once per page (the
@@ -280,17 +297,39 @@ impl Recommender {
             .collect()
     }
 
-    /// Candidates, scores and page in one call, with one model (so not Thompson sampling,
-    /// which needs bags: [`score_bags`](Self::score_bags) then [`plan`](Self::plan)).
+    /// Candidates, scores and page in one call, with one model version (so not Thompson
+    /// sampling, which needs bags: [`score_bags`](Self::score_bags) then
+    /// [`plan`](Self::plan)).
     pub fn page(
         &self,
         ctx: &Context,
-        model: Option<&RewardModel>,
+        models: Models<'_>,
         policy: Policy,
         impression: ImpressionId,
     ) -> Result<Page, BanditError> {
-        let scored = self.score(ctx, self.candidates(ctx), model);
-        Ok(self.plan(&scored, policy)?.assemble(impression))
+        let scored = self.score(ctx, self.candidates(ctx), models.cards);
+        Ok(self
+            .plan(ctx, &scored, policy, models.shelves)?
+            .assemble(impression))
+    }
+}
+
+/// The models of a version, borrowed: the reward model that scores cards and the shelf
+/// model r' that orders shelves (each optional: without a card model every score is 0, without
+/// r' shelves go by their best cards' mean score).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Models<'m> {
+    pub cards: Option<&'m RewardModel>,
+    pub shelves: Option<&'m RewardModel>,
+}
+
+impl<'m> Models<'m> {
+    /// A card model alone.
+    pub fn cards(model: &'m RewardModel) -> Self {
+        Models {
+            cards: Some(model),
+            shelves: None,
+        }
     }
 }
 

@@ -5,7 +5,7 @@
 use bart_bandit::page::obeying_rules;
 use bart_bandit::{
     CandidateShelf, EpsilonGreedy, PageConfig, PagePlan, Pin, PlannedShelf, Policy, ScoredShelf,
-    Scores,
+    Scores, ShelfSummary,
 };
 use bart_core::{
     ArtistId, Explanation, ExplanationKind, Exploration, GenreId, ImpressionId, ItemId, Page,
@@ -19,6 +19,11 @@ use std::collections::HashMap;
 
 /// Pearson's chi-square of observed counts against expected counts (cells with an expected
 /// count below 5 are pooled), and the 0.999 quantile for its degrees of freedom.
+/// r' without a shelf model: the mean of the best cards' scores.
+fn by_top_mean(_: &Explanation, s: &ShelfSummary) -> f64 {
+    s.top_mean
+}
+
 fn chi_square(observed: &[u64], expected: &[f64]) -> (f64, f64) {
     let (mut stat, mut df) = (0.0, 0usize);
     let (mut pool_o, mut pool_e) = (0.0, 0.0);
@@ -413,7 +418,7 @@ proptest! {
         (shelves, config, policy, seed) in page_case()
     ) {
         config.validate().unwrap();
-        let plan = PagePlan::new(&shelves, policy, &config, &artist_of).unwrap();
+        let plan = PagePlan::new(&shelves, policy, &config, &artist_of, &by_top_mean).unwrap();
         check_plan(&plan, &shelves, &config);
         // The rules never look at scores: unscored candidates give the same shelves, items
         // and pinned rows, so every policy draws from the same sets.
@@ -421,7 +426,7 @@ proptest! {
             .iter()
             .map(|s| ScoredShelf { scores: vec![0.0; s.items.len()], bags: Vec::new(), ..s.clone() })
             .collect();
-        let uniform = PagePlan::new(&unscored, Policy::uniform(), &config, &artist_of).unwrap();
+        let uniform = PagePlan::new(&unscored, Policy::uniform(), &config, &artist_of, &by_top_mean).unwrap();
         let layout = |p: &PagePlan| -> Vec<(Explanation, Vec<ItemId>)> {
             p.shelves().iter().map(|s| (s.explanation, s.items.clone())).collect()
         };
@@ -507,7 +512,7 @@ fn page_slot_frequencies_match_logged_probabilities_for_every_policy() {
     for (exploration, bags) in policies {
         let policy = Policy::new(exploration).unwrap();
         let shelves = shelves(bags);
-        let plan = PagePlan::new(&shelves, policy, &cfg, &artist_of).unwrap();
+        let plan = PagePlan::new(&shelves, policy, &cfg, &artist_of, &by_top_mean).unwrap();
         check_plan(&plan, &shelves, &cfg);
         // The rules bite: the short shelf is dropped, items 1, 2 and 3 stay on the first
         // shelf (no other ranks them higher), the shelf with three items of artist 0 keeps its first two, and "Jump back
@@ -704,11 +709,11 @@ fn policies_give_their_closed_forms() {
 fn replay_from_the_impression_id_gives_the_same_page() {
     let shelves = shelves(1);
     let policy = Policy::from(EpsilonGreedy::new(0.5).unwrap());
-    let plan = PagePlan::new(&shelves, policy, &config(), &artist_of).unwrap();
+    let plan = PagePlan::new(&shelves, policy, &config(), &artist_of, &by_top_mean).unwrap();
     let a = plan.assemble(ImpressionId(99));
     assert_eq!(
         a,
-        PagePlan::new(&shelves, policy, &config(), &artist_of)
+        PagePlan::new(&shelves, policy, &config(), &artist_of, &by_top_mean)
             .unwrap()
             .assemble(ImpressionId(99))
     );
@@ -720,7 +725,7 @@ fn replay_from_the_impression_id_gives_the_same_page() {
 fn thompson_sampling_refuses_shelves_without_its_bags() {
     let thompson = Policy::new(Exploration::Thompson { bags: 4 }).unwrap();
     let plan = |shelves: &[ScoredShelf]| {
-        PagePlan::new(shelves, thompson, &config(), &artist_of)
+        PagePlan::new(shelves, thompson, &config(), &artist_of, &by_top_mean)
             .err()
             .map(|e| e.to_string())
     };
@@ -735,5 +740,5 @@ fn thompson_sampling_refuses_shelves_without_its_bags() {
     assert!(plan(&short).is_some());
     // Other policies ignore bags.
     let epsilon = Policy::from(EpsilonGreedy::new(0.1).unwrap());
-    assert!(PagePlan::new(&short, epsilon, &config(), &artist_of).is_ok());
+    assert!(PagePlan::new(&short, epsilon, &config(), &artist_of, &by_top_mean).is_ok());
 }

@@ -16,10 +16,12 @@ use bart_core::Impression;
 use rayon::prelude::*;
 use serde::Serialize;
 
-/// A policy to evaluate: a reward model (none for uniform random) and an ε-greedy policy.
+/// A policy to evaluate: a reward model (none for uniform random), its shelf model r' (none:
+/// shelves by their best cards' mean score) and an ε-greedy policy.
 #[derive(Clone, Copy, Debug)]
 pub struct Target<'a> {
     pub model: Option<&'a RewardModel>,
+    pub shelves: Option<&'a RewardModel>,
     pub policy: EpsilonGreedy,
 }
 
@@ -47,7 +49,7 @@ pub fn page_samples(
         reason,
     };
     let plan = recommender
-        .plan(&scored, target.policy.into())
+        .plan(ctx, &scored, target.policy.into(), target.shelves)
         .map_err(|e| inconsistent(e.to_string()))?;
     let mut samples = Vec::with_capacity(impression.page.card_count());
     for (s, shelf) in impression.page.shelves.iter().enumerate() {

@@ -16,13 +16,14 @@
 
 use crate::error::SimError;
 use crate::experiment::{
-    EPSILON_GREEDY, MAX_PAGES_PER_DAY, REWARD_WINDOW_SECS, bar, refs, training_cards,
+    EPSILON_GREEDY, MAX_PAGES_PER_DAY, REWARD_WINDOW_SECS, bar, fit_shelves, refs, training_cards,
 };
 use crate::response::Listening;
 use crate::world::{World, WorldConfig};
 use bart_bandit::{
     CandidateConfig, CardExamples, EpsilonGreedy, Interactions, LoggedCard, ModelConfig, ModelKind,
-    PageConfig, Policy, Recommender, RewardModel, ScoredShelf, TrainConfig, fit, seed_for,
+    Models, PageConfig, Policy, Recommender, RewardModel, ScoredShelf, TrainConfig, fit, seed_for,
+    shelf_model,
 };
 use bart_core::{Context, ExplanationKind, Feedback, Impression, ImpressionId, Page, Platform};
 use bart_log::LoggedPage;
@@ -46,8 +47,9 @@ pub enum ArmPolicy {
     Random,
     /// ε-greedy on each item's global popularity.
     Popularity,
-    /// ε-greedy on a reward model trained on the logged pages.
-    Model(ModelConfig),
+    /// ε-greedy on a reward model trained on the logged pages, shelves ordered by a shelf
+    /// model r' trained on them too (`shelves`) or by their best cards' mean score.
+    Model { config: ModelConfig, shelves: bool },
     /// ε-greedy on the simulator's true stream probabilities (a ceiling no model can see).
     Oracle,
 }
@@ -61,20 +63,32 @@ pub struct Arm {
 
 impl Arm {
     /// The names [`Arm::named`] knows.
-    pub const NAMES: [&str; 7] = ["random", "popularity", "lr", "lr-q", "fm2", "fm3", "oracle"];
+    pub const NAMES: [&str; 8] = [
+        "random",
+        "popularity",
+        "lr",
+        "lr-q",
+        "fm2",
+        "fm2-shelves",
+        "fm3",
+        "oracle",
+    ];
 
     /// The arm called `name`: `random`, `popularity`, `oracle`, or a model on `base`'s
     /// settings: `lr` (logistic regression, no crosses), `lr-q` (logistic regression with
     /// the context x item, context x explanation and item x explanation crosses), `fm2`,
-    /// `fm3` (factorization machines of 2nd and 3rd order).
+    /// `fm3` (factorization machines of 2nd and 3rd order), `fm2-shelves` (`fm2` with shelves
+    /// ordered by a learned shelf model r').
     pub fn named(name: &str, base: &ModelConfig) -> Result<Arm, SimError> {
-        let model = |kind: ModelKind, crosses: &[&str]| -> Result<ArmPolicy, SimError> {
-            Ok(ArmPolicy::Model(ModelConfig {
+        let with = |kind: ModelKind, crosses: &[&str], shelves| -> Result<ArmPolicy, SimError> {
+            let config = ModelConfig {
                 kind,
                 interactions: Interactions::parse(crosses)?,
                 ..base.clone()
-            }))
+            };
+            Ok(ArmPolicy::Model { config, shelves })
         };
+        let model = |kind, crosses: &[&str]| with(kind, crosses, false);
         let policy = match name {
             "random" => ArmPolicy::Random,
             "popularity" => ArmPolicy::Popularity,
@@ -82,12 +96,13 @@ impl Arm {
             "lr" => model(ModelKind::Lr, &[])?,
             "lr-q" => model(ModelKind::Lr, &["ci", "ce", "ie"])?,
             "fm2" => model(ModelKind::Fm2, &[])?,
+            "fm2-shelves" => with(ModelKind::Fm2, &[], true)?,
             "fm3" => model(ModelKind::Fm3, &[])?,
             _ => {
                 return Err(SimError::InvalidConfig {
                     field: "arm",
                     value: name.to_string(),
-                    reason: "must be random, popularity, lr, lr-q, fm2, fm3 or oracle",
+                    reason: "must be random, popularity, lr, lr-q, fm2, fm2-shelves, fm3 or oracle",
                 });
             }
         };
@@ -187,8 +202,8 @@ impl CompareConfig {
             if self.arms[..k].iter().any(|a| a.name == arm.name) {
                 return invalid("arms", arm.name.clone(), "names an arm twice");
             }
-            if let ArmPolicy::Model(m) = &arm.policy {
-                m.validate()?;
+            if let ArmPolicy::Model { config, .. } = &arm.policy {
+                config.validate()?;
             }
         }
         EpsilonGreedy::new(self.epsilon)?;
@@ -273,7 +288,8 @@ impl CompareReport {
 enum Scorer {
     Uniform,
     Popularity,
-    Model(Box<RewardModel>),
+    /// A card model and, when trained, a shelf model.
+    Model(Box<RewardModel>, Option<Box<RewardModel>>),
     Oracle,
 }
 
@@ -302,17 +318,23 @@ impl Scorer {
                 })
                 .collect();
             recommender
-                .plan(&scored, policy)
+                .plan(ctx, &scored, policy, None)
                 .expect(EPSILON_GREEDY)
                 .assemble(id)
         };
         match self {
             Scorer::Uniform => recommender
-                .page(ctx, None, policy, id)
+                .page(ctx, Models::default(), policy, id)
                 .expect(EPSILON_GREEDY),
-            Scorer::Model(m) => recommender
-                .page(ctx, Some(m.as_ref()), policy, id)
-                .expect(EPSILON_GREEDY),
+            Scorer::Model(cards, shelves) => {
+                let models = Models {
+                    cards: Some(cards),
+                    shelves: shelves.as_deref(),
+                };
+                recommender
+                    .page(ctx, models, policy, id)
+                    .expect(EPSILON_GREEDY)
+            }
             Scorer::Popularity => scored_by(&|_, i| {
                 recommender
                     .catalog()
@@ -444,7 +466,7 @@ pub fn run(config: &CompareConfig, progress: bool) -> Result<CompareReport, SimE
                 id,
                 timestamp,
                 page: recommender
-                    .page(&context, None, uniform.into(), id)
+                    .page(&context, Models::default(), uniform.into(), id)
                     .expect(EPSILON_GREEDY),
                 context,
                 policy: LOGGING.to_string(),
@@ -466,7 +488,10 @@ pub fn run(config: &CompareConfig, progress: bool) -> Result<CompareReport, SimE
             ArmPolicy::Random => Scorer::Uniform,
             ArmPolicy::Popularity => Scorer::Popularity,
             ArmPolicy::Oracle => Scorer::Oracle,
-            ArmPolicy::Model(model_config) => {
+            ArmPolicy::Model {
+                config: model_config,
+                shelves,
+            } => {
                 let started = Instant::now();
                 let mut model = RewardModel::new(model_config.clone())?;
                 let pb = bar(
@@ -483,6 +508,21 @@ pub fn run(config: &CompareConfig, progress: bool) -> Result<CompareReport, SimE
                     pb.set_position(done);
                     pb.set_message(format!("training {}, log-loss {:.4}", arm.name, s.log_loss));
                 })?;
+                let shelves = match shelves {
+                    false => None,
+                    true => {
+                        let mut r = RewardModel::new(shelf_model::config(config.world.seed))?;
+                        fit_shelves(
+                            &recommender,
+                            &logged,
+                            &model,
+                            &mut r,
+                            &config.train,
+                            config.world.seed,
+                        )?;
+                        Some(Box::new(r))
+                    }
+                };
                 pb.finish_and_clear();
                 training.push(TrainingReport {
                     arm: arm.name.clone(),
@@ -493,7 +533,7 @@ pub fn run(config: &CompareConfig, progress: bool) -> Result<CompareReport, SimE
                     mean_weight: stats.mean_weight,
                     seconds: started.elapsed().as_secs_f64(),
                 });
-                Scorer::Model(Box::new(model))
+                Scorer::Model(Box::new(model), shelves)
             }
         };
         scorers.push(scorer);
@@ -551,7 +591,7 @@ pub fn run(config: &CompareConfig, progress: bool) -> Result<CompareReport, SimE
                     context,
                     policy: config.arms[a].name.clone(),
                     exploration: Policy::from(policies[a]).exploration(),
-                    model_version: u32::from(matches!(scorers[a], Scorer::Model(_))),
+                    model_version: u32::from(matches!(scorers[a], Scorer::Model(..))),
                     seed: seed_for(id),
                     page,
                 }

@@ -11,8 +11,9 @@ use crate::world::{DAY, World, WorldConfig};
 use bart_bandit::hash::hash;
 use bart_bandit::train::fit_each;
 use bart_bandit::{
-    CandidateConfig, CardExamples, EpsilonSchedule, LoggedCard, ModelConfig, PageConfig, Policy,
-    Recommender, RewardModel, Slot, TrainConfig, TrainStats, seed_for,
+    CandidateConfig, CardExamples, EpsilonSchedule, LoggedCard, LoggedShelf, ModelConfig, Models,
+    PageConfig, Policy, Recommender, RewardModel, ShelfExamples, ShelfSummary, Slot, TrainConfig,
+    TrainStats, fit, seed_for, shelf_model,
 };
 use bart_core::{Impression, ImpressionId};
 use bart_log::{EventStore, JoinQuery, LoggedPage};
@@ -58,6 +59,9 @@ pub struct DemoConfig {
     pub train: TrainConfig,
     /// Feedback later than this after the impression does not count.
     pub reward_window_secs: u64,
+    /// Train a shelf model r' every night beside the card model and order BaRT's shelves by
+    /// it (otherwise by their best cards' mean score).
+    pub shelf_model: bool,
 }
 
 impl Default for DemoConfig {
@@ -74,6 +78,7 @@ impl Default for DemoConfig {
             model: ModelConfig::default(),
             train: TrainConfig::default(),
             reward_window_secs: REWARD_WINDOW_SECS,
+            shelf_model: false,
         }
     }
 }
@@ -156,6 +161,11 @@ impl DataDir {
     pub fn model(dir: &Path, version: u32) -> PathBuf {
         dir.join("models").join(format!("v{version}.bart"))
     }
+    /// The file of version `version`'s shelf model r' (absent for versions trained without
+    /// one: their shelves go by their best cards' mean score).
+    pub fn shelf_model(dir: &Path, version: u32) -> PathBuf {
+        dir.join("models").join(format!("v{version}.shelves.bart"))
+    }
     /// The training record of model `version`.
     pub fn model_record(dir: &Path, version: u32) -> PathBuf {
         dir.join("models").join(format!("v{version}.json"))
@@ -234,6 +244,8 @@ pub fn run(
     let mut store = EventStore::create(dir)?;
     let mut listening = Listening::new(&world);
     let mut model = RewardModel::new(config.model.clone())?;
+    // r', from the first night on when the config asks for it.
+    let mut shelves: Option<RewardModel> = None;
     let mut version = 0u32;
     let start = config.world.start;
     let window = config.reward_window_secs;
@@ -275,13 +287,17 @@ pub fn run(
                     let i = offset + k;
                     let id = ImpressionId((u64::from(day) << 32) | i as u64);
                     let is_bart = arms[i];
-                    let (policy, name, m, v) = if is_bart {
-                        (bart_policy, BART, Some(&model), version)
+                    let (policy, name, models, v) = if is_bart {
+                        let models = Models {
+                            cards: Some(&model),
+                            shelves: shelves.as_ref(),
+                        };
+                        (bart_policy, BART, models, version)
                     } else {
-                        (Policy::uniform(), RANDOM, None, 0)
+                        (Policy::uniform(), RANDOM, Models::default(), 0)
                     };
                     let page = recommender
-                        .page(&context, m, policy, id)
+                        .page(&context, models, policy, id)
                         .expect(EPSILON_GREEDY);
                     let imp = Impression {
                         id,
@@ -352,9 +368,24 @@ pub fn run(
                     pb.set_message(format!("night {}, log-loss {:.4}", day + 1, s.log_loss));
                 },
             )?[0];
+            let mut r = match shelves.take() {
+                Some(r) => r,
+                None => RewardModel::new(shelf_model::config(seed))?,
+            };
+            let night_seed = hash(seed, &[u64::from(day)]);
+            fit_shelves(
+                &recommender,
+                &pages,
+                &model,
+                &mut r,
+                &config.train,
+                night_seed,
+            )?;
             pb.finish_and_clear();
             version += 1;
             model.save(&DataDir::model(dir, version))?;
+            r.save(&DataDir::shelf_model(dir, version))?;
+            shelves = Some(r);
             let record = ModelRecord {
                 version,
                 trained_until: until,
@@ -377,6 +408,7 @@ pub fn run(
             pb.enable_steady_tick(std::time::Duration::from_millis(200));
             let target = Target {
                 model: Some(&model),
+                shelves: shelves.as_ref(),
                 policy: bart_epsilon,
             };
             offline = Some(evaluate(&recommender, &target, &refs(&pages))?);
@@ -596,4 +628,74 @@ pub fn training_cards(pages: &[LoggedPage]) -> impl Iterator<Item = LoggedCard<'
                     })
             })
     })
+}
+
+/// At most this many pages a night teach r' (a seeded sample of the night's pages): the shelf
+/// model has few parameters, and each page's candidates are rebuilt and scored to summarise
+/// its shelves.
+pub const SHELF_PAGES_PER_NIGHT: usize = 30_000;
+
+/// The shown shelves of a seeded sample of at most `max_pages` of `pages`, as r' training
+/// examples for the card model `cards`: each shelf's summary is the one serving computes with
+/// that model (its candidates rebuilt from the logged context and scored), its reward 1 if
+/// any of its cards was streamed, its propensity the logged probability of its row.
+pub fn training_shelves<'p>(
+    recommender: &Recommender,
+    pages: &'p [LoggedPage],
+    cards: &RewardModel,
+    max_pages: usize,
+    seed: u64,
+) -> Vec<LoggedShelf<'p>> {
+    let k = recommender.page_config().cards_per_shelf;
+    let keep = |p: &LoggedPage| {
+        pages.len() <= max_pages
+            || (hash(seed, &[p.impression.id.0]) as u128 * pages.len() as u128)
+                < (max_pages as u128) << 64
+    };
+    let sampled: Vec<&LoggedPage> = pages.iter().filter(|p| keep(p)).collect();
+    let per_page: Vec<Vec<LoggedShelf<'p>>> = sampled
+        .par_iter()
+        .map(|p| {
+            let ctx = &p.impression.context;
+            let scored = recommender.score(ctx, recommender.candidates(ctx), Some(cards));
+            let explore = p.impression.policy == RANDOM;
+            p.impression
+                .page
+                .shelves
+                .iter()
+                .zip(&p.rewards)
+                .filter_map(|(shelf, rewards)| {
+                    let source = scored.iter().find(|s| s.explanation == shelf.explanation)?;
+                    Some(LoggedShelf {
+                        context: ctx,
+                        explanation: shelf.explanation,
+                        row: shelf.row,
+                        summary: ShelfSummary::of(&source.scores, k),
+                        propensity: shelf.probability,
+                        reward: rewards.iter().sum::<f64>() / rewards.len().max(1) as f64,
+                        explore,
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    per_page.concat()
+}
+
+/// Trains the shelf model `shelves` on a night's `pages` (see [`training_shelves`]).
+pub fn fit_shelves(
+    recommender: &Recommender,
+    pages: &[LoggedPage],
+    cards: &RewardModel,
+    shelves: &mut RewardModel,
+    config: &TrainConfig,
+    seed: u64,
+) -> Result<TrainStats, SimError> {
+    let logged = training_shelves(recommender, pages, cards, SHELF_PAGES_PER_NIGHT, seed);
+    let examples = ShelfExamples {
+        affinity: &recommender.shared().affinity,
+        shelves: &logged,
+        batch_size: 65_536,
+    };
+    Ok(fit(shelves, &examples, config, |_, _| {})?)
 }

@@ -47,7 +47,7 @@ fn thompson_page(
     })
     .unwrap();
     let scored = rec.score_bags(ctx, rec.candidates(ctx), bags);
-    let plan = rec.plan(&scored, policy).unwrap();
+    let plan = rec.plan(ctx, &scored, policy, None).unwrap();
     (plan.assemble(id), plan)
 }
 

@@ -116,7 +116,7 @@ fn arms_are_named_and_checked() {
     }
     assert!(matches!(
         Arm::named("lr-q", &base).unwrap().policy,
-        ArmPolicy::Model(ref m) if !m.interactions.is_empty()
+        ArmPolicy::Model { ref config, .. } if !config.interactions.is_empty()
     ));
     let err = Arm::named("bandit", &base).unwrap_err().to_string();
     assert!(err.contains("arm") && err.contains("bandit"), "{err}");

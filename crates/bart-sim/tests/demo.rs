@@ -2,7 +2,7 @@
 //! intervals, the off-policy estimate of the model that served the last day must lie inside
 //! the interval of its online value, and every logged page must replay bit for bit.
 
-use bart_bandit::{EpsilonSchedule, Policy, RewardModel, seed_for};
+use bart_bandit::{EpsilonSchedule, Models, Policy, RewardModel, seed_for};
 use bart_log::{EventStore, JoinQuery};
 use bart_sim::WorldConfig;
 use bart_sim::experiment::{self, BART, DataDir, DemoConfig, RANDOM};
@@ -39,8 +39,10 @@ fn the_loop_learns_and_offline_agrees_with_online_and_pages_replay() {
         floor: 0.05,
         half_life: 1.0,
     };
+    // Shelves ordered by a nightly shelf model r', which replay must use too.
     let config = DemoConfig {
         epsilon: schedule,
+        shelf_model: true,
         ..small(dir.path())
     };
     let (world, recommender, report) = experiment::run(&config, false).unwrap();
@@ -86,6 +88,7 @@ fn the_loop_learns_and_offline_agrees_with_online_and_pages_replay() {
     assert_eq!(bart_pages.len(), 3 * 150);
     let day_start = config.world.start + 2 * 86_400;
     let model = RewardModel::load(&DataDir::model(dir.path(), 2)).unwrap();
+    let shelves = RewardModel::load(&DataDir::shelf_model(dir.path(), 2)).unwrap();
     for (policy, take) in [(BART, usize::MAX), (RANDOM, 300)] {
         let pages = store
             .joined(&JoinQuery {
@@ -97,10 +100,16 @@ fn the_loop_learns_and_offline_agrees_with_online_and_pages_replay() {
             .unwrap();
         assert!(!pages.is_empty());
         for logged in pages.iter().take(take).map(|p| &p.impression) {
-            let m = (logged.model_version > 0).then_some(&model);
+            let models = match logged.model_version {
+                0 => Models::default(),
+                _ => Models {
+                    cards: Some(&model),
+                    shelves: Some(&shelves),
+                },
+            };
             let policy = Policy::new(logged.exploration).unwrap();
             let rebuilt = recommender
-                .page(&logged.context, m, policy, logged.id)
+                .page(&logged.context, models, policy, logged.id)
                 .unwrap();
             assert_eq!(rebuilt, logged.page, "impression {}", logged.id);
             assert_eq!(logged.seed, seed_for(logged.id));

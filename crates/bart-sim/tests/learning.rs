@@ -7,7 +7,7 @@
 use bart_bandit::card_features::{Listener, Relation};
 use bart_bandit::{
     CandidateConfig, CardExamples, CardFeaturiser, EpsilonGreedy, LoggedCard, ModelConfig,
-    ModelKind, PageConfig, Recommender, RewardModel, Slot, TrainConfig, Weighting, fit,
+    ModelKind, Models, PageConfig, Recommender, RewardModel, Slot, TrainConfig, Weighting, fit,
 };
 use bart_core::{
     Context, Explanation, Exploration, Impression, ImpressionId, ListenerId, Platform,
@@ -45,7 +45,9 @@ fn contexts(world: &World, n: u32) -> Vec<Context> {
 /// The target's exact expected streams and expected cards in one context.
 fn truth(world: &World, rec: &Recommender, target: &Target, ctx: &Context) -> (f64, f64) {
     let scored = rec.score(ctx, rec.candidates(ctx), target.model);
-    let m = rec.plan(&scored, target.policy.into()).unwrap();
+    let m = rec
+        .plan(ctx, &scored, target.policy.into(), target.shelves)
+        .unwrap();
     let cfg = rec.page_config();
     let mut streams = 0.0;
     for shelf in &scored {
@@ -78,6 +80,7 @@ fn ips_and_snips_recover_the_true_rate_of_a_target_from_uniform_logs() {
     // A target far from uniform: greedy on the candidates' prior order, ε = 0.2.
     let target = Target {
         model: None,
+        shelves: None,
         policy: EpsilonGreedy::new(0.2).unwrap(),
     };
     let (mut streams, mut cards) = (0.0, 0.0);
@@ -96,7 +99,9 @@ fn ips_and_snips_recover_the_true_rate_of_a_target_from_uniform_logs() {
     for (c, ctx) in ctxs.iter().enumerate() {
         for k in 0..200u64 {
             let id = ImpressionId(c as u64 * 1_000 + k);
-            let page = rec.page(ctx, None, uniform.into(), id).unwrap();
+            let page = rec
+                .page(ctx, Models::default(), uniform.into(), id)
+                .unwrap();
             let rewards: Vec<Vec<f64>> = page
                 .shelves
                 .iter()
@@ -323,7 +328,12 @@ fn logs_exported_as_cb_adf_read_back_to_the_served_draws_and_the_models_features
     let (mut checked, mut text) = (0, String::new());
     for (k, ctx) in ctxs.iter().enumerate() {
         let page = rec
-            .page(ctx, Some(&model), policy.into(), ImpressionId(k as u64))
+            .page(
+                ctx,
+                Models::cards(&model),
+                policy.into(),
+                ImpressionId(k as u64),
+            )
             .unwrap();
         let rewards: Vec<Vec<f64>> = page
             .shelves
@@ -447,7 +457,12 @@ fn a_listener_without_history_gets_a_full_explained_page() {
         .enumerate()
     {
         let page = rec
-            .page(&newcomer, None, (*policy).into(), ImpressionId(k as u64))
+            .page(
+                &newcomer,
+                Models::default(),
+                (*policy).into(),
+                ImpressionId(k as u64),
+            )
             .unwrap();
         assert_eq!(page.shelves.len(), config.rows, "{page:?}");
         for shelf in &page.shelves {

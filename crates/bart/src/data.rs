@@ -1,7 +1,7 @@
 //! Opening a data directory: the world it was made from, its event store and its models.
 
 use anyhow::{Context as _, Result, bail};
-use bart_bandit::{CandidateConfig, PageConfig, Policy, Recommender, RewardModel};
+use bart_bandit::{CandidateConfig, Models, PageConfig, Policy, Recommender, RewardModel};
 use bart_core::{Context, Exploration, ImpressionId, Page};
 use bart_log::{EventStore, JoinQuery, LoggedPage};
 use bart_sim::experiment::{
@@ -53,6 +53,15 @@ impl Data {
         ))?))
     }
 
+    /// Loads version `version`'s shelf model r', if it was trained with one.
+    pub fn shelf_model(&self, version: u32) -> Result<Option<RewardModel>> {
+        let path = DataDir::shelf_model(&self.dir, version);
+        if version == 0 || !path.exists() {
+            return Ok(None);
+        }
+        Ok(Some(RewardModel::load(&path)?))
+    }
+
     /// What model `version` was trained on.
     pub fn model_record(&self, version: u32) -> Result<ModelRecord> {
         read_json(&DataDir::model_record(&self.dir, version))
@@ -94,8 +103,9 @@ impl Data {
         Ok(trained)
     }
 
-    /// The page `policy` serves in `ctx` for `impression` with model `version`: with its
-    /// bags ([`bags`](Self::bags)) under Thompson sampling, else with the model itself.
+    /// The page `policy` serves in `ctx` for `impression` with model `version` (and its shelf
+    /// model): with its bags ([`bags`](Self::bags)) under Thompson sampling, else with the
+    /// model itself.
     pub fn page(
         &self,
         ctx: &Context,
@@ -108,9 +118,18 @@ impl Data {
             Exploration::Thompson { bags } => {
                 let bags = self.bags(version, bags)?;
                 let scored = rec.score_bags(ctx, rec.candidates(ctx), &bags);
-                rec.plan(&scored, policy)?.assemble(impression)
+                let shelves = self.shelf_model(version)?;
+                rec.plan(ctx, &scored, policy, shelves.as_ref())?
+                    .assemble(impression)
             }
-            _ => rec.page(ctx, self.model(version)?.as_ref(), policy, impression)?,
+            _ => {
+                let (cards, shelves) = (self.model(version)?, self.shelf_model(version)?);
+                let models = Models {
+                    cards: cards.as_ref(),
+                    shelves: shelves.as_ref(),
+                };
+                rec.page(ctx, models, policy, impression)?
+            }
         })
     }
 

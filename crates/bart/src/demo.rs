@@ -35,6 +35,10 @@ pub struct DemoArgs {
     epsilon_floor: f64,
     #[command(flatten)]
     world: crate::WorldArgs,
+    /// Also train a shelf model r' every night and order BaRT's shelves by it (by default
+    /// shelves go by their best cards' mean score).
+    #[arg(long)]
+    shelf_model: bool,
     /// Print the report as JSON instead of text.
     #[arg(long)]
     json: bool,
@@ -60,6 +64,7 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
                 half_life,
             },
         },
+        shelf_model: args.shelf_model,
         ..DemoConfig::default()
     };
     config.validate()?;

@@ -280,8 +280,10 @@ pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
         .iter()
         .map(|p| (&p.impression, p.rewards.as_slice()))
         .collect();
+    let shelves = data.shelf_model(version)?;
     let target = Target {
         model: model.as_ref(),
+        shelves: shelves.as_ref(),
         policy,
     };
     let value = estimate(&data.recommender, &target, &refs)?;

@@ -25,8 +25,9 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 0.1)]
     epsilon: f64,
     /// The arms, from the one expected to do worst to the one expected to do best: random,
-    /// popularity, lr, lr-q (lr with context, item and explanation crosses), fm2, fm3, oracle
-    /// (the simulator's true probabilities).
+    /// popularity, lr, lr-q (lr with context, item and explanation crosses), fm2,
+    /// fm2-shelves (fm2 with a learned shelf model r' ordering the shelves), fm3, oracle (the
+    /// simulator's true probabilities).
     #[arg(
         long,
         value_delimiter = ',',

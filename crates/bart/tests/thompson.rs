@@ -28,6 +28,7 @@ fn tiny_demo(dir: &Path) -> DemoConfig {
         days: 2,
         random_pages_per_day: 600,
         bart_pages_per_day: 60,
+        shelf_model: true,
         ..DemoConfig::default()
     };
     experiment::run(&config, false).unwrap();
@@ -67,7 +68,12 @@ fn log_thompson_page(config: &DemoConfig, id: ImpressionId, bags: u32, logged_ba
     let ctx = &served.context;
     let policy = Policy::new(Exploration::Thompson { bags }).unwrap();
     let scored = rec.score_bags(ctx, rec.candidates(ctx), &trained);
-    let page = rec.plan(&scored, policy).unwrap().assemble(id);
+    // Shelves are ordered by v1's shelf model, as `bart replay` orders them.
+    let shelves = bart_bandit::RewardModel::load(&DataDir::shelf_model(dir, 1)).unwrap();
+    let page = rec
+        .plan(ctx, &scored, policy, Some(&shelves))
+        .unwrap()
+        .assemble(id);
     store
         .append_impressions(&[Impression {
             id,

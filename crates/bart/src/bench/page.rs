@@ -9,7 +9,7 @@
 use anyhow::Result;
 use bart_bandit::{
     CandidateConfig, CardExamples, EpsilonGreedy, LoggedCard, ModelConfig, PageConfig, Policy,
-    RewardModel, Slot, TrainConfig, Weighting, fit,
+    RewardModel, Slot, TrainConfig, Weighting, fit, shelf_model,
 };
 use bart_core::{ImpressionId, ListenerId};
 use bart_sim::experiment::build_recommender;
@@ -158,6 +158,8 @@ pub fn run(args: BenchPageArgs) -> Result<ExitCode> {
     };
     fit(&mut model, &examples, &config, |_, _| {})?;
 
+    // Shelves ordered by a shelf model r' (untrained: its cost is a trained one's).
+    let shelf_model = RewardModel::new(shelf_model::config(args.seed))?;
     let policy = Policy::from(EpsilonGreedy::new(0.1)?);
     let (mut total, mut cand, mut scoring, mut assembly) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -169,7 +171,9 @@ pub fn run(args: BenchPageArgs) -> Result<ExitCode> {
         let t1 = Instant::now();
         let scored = rec.score(ctx, c, Some(&model));
         let t2 = Instant::now();
-        let page = rec.plan(&scored, policy)?.assemble(ImpressionId(k as u64));
+        let page = rec
+            .plan(ctx, &scored, policy, Some(&shelf_model))?
+            .assemble(ImpressionId(k as u64));
         let t3 = Instant::now();
         total.push(micros(t0, t3));
         cand.push(micros(t0, t1));
