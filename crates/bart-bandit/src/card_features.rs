@@ -435,9 +435,25 @@ pub fn position_features(slot: Slot, out: &mut impl FeatureSink) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::features::Features;
+    use bart_core::{AgeGroup, ListenerId, Platform, RegionId};
+
+    /// A weekday 9 h context of listener 0 without recent listening.
+    pub(crate) fn bare_context(region: RegionId, platform: Platform) -> Context {
+        Context {
+            listener: ListenerId(0),
+            region,
+            platform,
+            age_group: AgeGroup::Under25,
+            hour: 9,
+            weekday: 1,
+            recent_artists: Vec::new(),
+            recent_genres: Vec::new(),
+            recent_items: Vec::new(),
+        }
+    }
 
     #[test]
     fn text_and_hashed_features_agree() {
@@ -466,18 +482,8 @@ mod tests {
 
     #[test]
     fn popular_on_has_its_own_kind_instance_and_relation() {
-        use bart_core::{AgeGroup, ListenerId, Platform, RegionId};
-        let ctx = Context {
-            listener: ListenerId(0),
-            region: RegionId(2),
-            platform: Platform::Desktop,
-            age_group: AgeGroup::Under25,
-            hour: 9,
-            weekday: 1,
-            recent_artists: Vec::new(),
-            recent_genres: Vec::new(),
-            recent_items: Vec::new(),
-        };
+        use bart_core::{Platform, RegionId};
+        let ctx = bare_context(RegionId(2), Platform::Desktop);
         let item = Item {
             id: ItemId(7),
             kind: bart_core::ItemKind::Track,

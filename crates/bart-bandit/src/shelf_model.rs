@@ -185,22 +185,13 @@ pub fn config(seed: u64) -> ModelConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::card_features::tests::bare_context;
     use crate::model::ModelKind;
     use crate::train::{TrainConfig, Weighting, fit};
-    use bart_core::{AgeGroup, ListenerId, Platform, RegionId};
+    use bart_core::{Platform, RegionId};
 
     fn context(platform: Platform) -> Context {
-        Context {
-            listener: ListenerId(0),
-            region: RegionId(1),
-            platform,
-            age_group: AgeGroup::Under25,
-            hour: 9,
-            weekday: 1,
-            recent_artists: Vec::new(),
-            recent_genres: Vec::new(),
-            recent_items: Vec::new(),
-        }
+        bare_context(RegionId(1), platform)
     }
 
     #[test]
