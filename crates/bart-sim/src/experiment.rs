@@ -368,24 +368,26 @@ pub fn run(
                     pb.set_message(format!("night {}, log-loss {:.4}", day + 1, s.log_loss));
                 },
             )?[0];
-            let mut r = match shelves.take() {
-                Some(r) => r,
-                None => RewardModel::new(shelf_model::config(seed))?,
-            };
-            let night_seed = hash(seed, &[u64::from(day)]);
-            fit_shelves(
-                &recommender,
-                &pages,
-                &model,
-                &mut r,
-                &config.train,
-                night_seed,
-            )?;
             pb.finish_and_clear();
             version += 1;
             model.save(&DataDir::model(dir, version))?;
-            r.save(&DataDir::shelf_model(dir, version))?;
-            shelves = Some(r);
+            if config.shelf_model {
+                let mut r = match shelves.take() {
+                    Some(r) => r,
+                    None => RewardModel::new(shelf_model::config(seed))?,
+                };
+                let night_seed = hash(seed, &[u64::from(day)]);
+                fit_shelves(
+                    &recommender,
+                    &pages,
+                    &model,
+                    &mut r,
+                    &config.train,
+                    night_seed,
+                )?;
+                r.save(&DataDir::shelf_model(dir, version))?;
+                shelves = Some(r);
+            }
             let record = ModelRecord {
                 version,
                 trained_until: until,

@@ -44,6 +44,9 @@ fn demo_then_page_replay_and_evaluate() {
     assert!(stdout.contains("Online stream rate per card"), "{stdout}");
     assert!(stdout.contains("Off-policy estimate of BaRT with model v1"));
     assert!(stdout.contains("Home page of listener"));
+    // Without --shelf-model shelves go by their best cards' mean score: no r' is trained.
+    assert!(dir.join("models").join("v1.bart").is_file());
+    assert!(!dir.join("models").join("v1.shelves.bart").exists());
     let id = stdout
         .split("bart replay --impression ")
         .nth(1)
