@@ -8,6 +8,7 @@ pub mod error;
 pub mod features;
 pub mod hash;
 mod item_set;
+pub mod likelihood;
 pub mod logged;
 pub mod model;
 pub mod page;
@@ -21,6 +22,7 @@ pub use candidates::{CandidateConfig, CandidateShelf};
 pub use card_features::Slot;
 pub use error::BanditError;
 pub use features::{Example, Features, Interactions, Namespace};
+pub use likelihood::Draws;
 pub use logged::{CardExamples, LoggedCard};
 pub use model::{
     Fixed, ModelConfig, ModelKind, Optimizer, Pairwise, Partial, Remembered, RewardModel,

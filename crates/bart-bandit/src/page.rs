@@ -498,3 +498,11 @@ fn apply_rules(
         }
     }
 }
+
+impl PagePlan {
+    /// The policy and the number of cards per shelf, for the likelihoods of logged draws
+    /// (`likelihood.rs`).
+    pub(crate) fn draw_settings(&self) -> (Policy, usize) {
+        (self.policy, self.cards_per_shelf)
+    }
+}

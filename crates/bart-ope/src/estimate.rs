@@ -162,7 +162,7 @@ impl Estimator {
     }
 
     /// The gradient of [`Estimator::value`] with respect to the sums (denominators positive).
-    fn gradient(self, sums: &Terms) -> Terms {
+    pub(crate) fn gradient(self, sums: &Terms) -> Terms {
         let mut g = [0.0; TERMS];
         for &(num, den) in self.parts() {
             let d = sums[den];
@@ -254,7 +254,21 @@ pub fn terms(card: &Card, tuning: &Tuning, index: usize) -> Result<Terms, OpeErr
             range: "[0, 1]",
         });
     }
+    let mut t = weighted_terms(card.sample.weight(), card, tuning, index)?;
+    if target == 1.0 {
+        t[MATCHED] = 1.0;
+        t[MATCHED_REWARD] = reward;
+    }
+    Ok(t)
+}
+
+/// The terms of a card whose importance weight `w` is given rather than a ratio of its
+/// probabilities (the card's own are ignored): slate weights are products or sums of ratios,
+/// and the pseudo-inverse's can be negative. Replay does not apply to such cards.
+fn weighted_terms(w: f64, card: &Card, tuning: &Tuning, index: usize) -> Result<Terms, OpeError> {
+    let reward = card.sample.reward;
     for (field, value) in [
+        ("weight", w),
         ("reward", reward),
         ("prediction", card.predicted),
         ("direct estimate", card.direct),
@@ -267,7 +281,6 @@ pub fn terms(card: &Card, tuning: &Tuning, index: usize) -> Result<Terms, OpeErr
             });
         }
     }
-    let w = card.sample.weight();
     let residual = reward - card.predicted;
     let shrunk = if tuning.shrinkage.is_infinite() {
         w
@@ -276,7 +289,6 @@ pub fn terms(card: &Card, tuning: &Tuning, index: usize) -> Result<Terms, OpeErr
     } else {
         tuning.shrinkage * w / (w * w + tuning.shrinkage)
     };
-    let matched = if target == 1.0 { 1.0 } else { 0.0 };
     Ok([
         1.0,
         w,
@@ -290,8 +302,8 @@ pub fn terms(card: &Card, tuning: &Tuning, index: usize) -> Result<Terms, OpeErr
             0.0
         },
         shrunk * residual,
-        matched,
-        matched * reward,
+        0.0,
+        0.0,
     ])
 }
 
@@ -361,17 +373,65 @@ impl Sums {
 
     /// Adds one card to the current cluster; probabilities and values are validated.
     pub fn add(&mut self, card: impl Into<Card>) -> Result<(), OpeError> {
+        self.add_numbered(card, self.samples as usize)
+    }
+
+    /// [`add`](Self::add), naming the card `index` in errors (e.g. its record in a file).
+    pub fn add_numbered(&mut self, card: impl Into<Card>, index: usize) -> Result<(), OpeError> {
         let card = card.into();
-        let t = terms(&card, &self.tuning, self.samples as usize)?;
+        let t = terms(&card, &self.tuning, index)?;
         let target = card.sample.target;
         self.stochastic_target |= target != 0.0 && target != 1.0;
+        self.push(t);
+        Ok(())
+    }
+
+    /// Adds one card to the current cluster by its importance weight (any finite number),
+    /// reward and reward-model prediction q̂ (see [`Card`]); its direct estimate is 0 (add a
+    /// cluster's with [`add_direct`](Self::add_direct)).
+    pub fn add_weighted(
+        &mut self,
+        weight: f64,
+        reward: f64,
+        predicted: f64,
+    ) -> Result<(), OpeError> {
+        let card = Card {
+            sample: Sample {
+                target: 0.0,
+                logging: 1.0,
+                reward,
+            },
+            predicted,
+            direct: 0.0,
+        };
+        let t = weighted_terms(weight, &card, &self.tuning, self.samples as usize)?;
+        self.stochastic_target = true;
+        self.push(t);
+        Ok(())
+    }
+
+    /// Adds the reward model's direct estimate v̂ of a whole cluster (for a page: the target's
+    /// expected reward there) to the current cluster.
+    pub fn add_direct(&mut self, direct: f64) -> Result<(), OpeError> {
+        if !direct.is_finite() {
+            return Err(OpeError::NotFinite {
+                field: "direct estimate",
+                value: direct,
+                index: self.samples as usize,
+            });
+        }
+        self.open[DIRECT] += direct;
+        self.is_open = true;
+        Ok(())
+    }
+
+    fn push(&mut self, t: Terms) {
         self.samples += 1;
         self.open_ww += t[WEIGHT] * t[WEIGHT];
         for (o, x) in self.open.iter_mut().zip(t) {
             *o += x;
         }
         self.is_open = true;
-        Ok(())
     }
 
     /// Adds one card as a cluster of its own (independent rows).
@@ -386,10 +446,13 @@ impl Sums {
     /// instead of the number logged. Then the per-card means (IPS, DM, DR, ...) estimate the
     /// target's reward per card even when the two policies fill pages differently. The
     /// self-normalised ratios (SNIPS, replay) are unaffected.
-    pub fn end_cluster_expecting(&mut self, target_samples: f64) {
+    /// Returns the cluster's summed terms (for paired comparisons, see [`crate::compare`]).
+    pub fn end_cluster_expecting(&mut self, target_samples: f64) -> Terms {
         self.open[COUNT] = target_samples;
         self.is_open = true;
+        let t = self.open;
         self.end_cluster();
+        t
     }
 
     /// Closes the current cluster (a page); cards added after belong to the next one.

@@ -1,4 +1,6 @@
-//! Estimating a policy's per-card stream rate from logged pages.
+//! Estimating a policy's per-card stream rate from logged pages: IPS and SNIPS from slot
+//! propensities ([`evaluate`]), and every slate estimator of several targets at once
+//! ([`evaluate_targets`]).
 //!
 //! A card's reward depends on its own slot (item, explanation, row, column) and the context,
 //! so the expected streams of a page under a target policy are the sum over slots of the
@@ -10,9 +12,10 @@
 //! model.
 
 use crate::error::OpeError;
-use crate::estimate::{Estimate, Estimator, Sample, Sums, Tuning};
-use bart_bandit::{EpsilonGreedy, Recommender, RewardModel};
-use bart_core::Impression;
+use crate::estimate::{Estimate, Estimator, Sample, Sums, Terms, Tuning};
+use crate::slate::{Draw, SlateCard, SlatePage, SlateReport, SlateShelf, SlateSums};
+use bart_bandit::{EpsilonGreedy, PagePlan, Recommender, RewardModel, ScoredShelf};
+use bart_core::{Explanation, Impression, ItemId};
 use rayon::prelude::*;
 use serde::Serialize;
 
@@ -141,4 +144,225 @@ pub fn stream_rate(pages: &[LoggedPageRef]) -> Result<Estimate, OpeError> {
         acc.end_cluster();
     }
     acc.finish(Estimator::Ips)
+}
+
+/// A reward model's view of one context: its scores of the context's candidates
+/// ([`Recommender::score`]) and the target's expected reward by them ([`direct_estimate`]).
+#[derive(Clone, Copy, Debug)]
+pub struct PageModel<'a> {
+    pub scores: &'a [ScoredShelf],
+    pub direct: f64,
+}
+
+/// The reward model's estimate of the target's expected reward on a page of the context
+/// `plan` was made for: Σ over the cards the target may show of P(shown) q̂
+/// ([`PagePlan::expected_total`]; q̂ is scored at the top-left slot). The target needs exact
+/// marginals (ε-greedy).
+pub fn direct_estimate(plan: &PagePlan, scores: &[ScoredShelf]) -> Result<f64, OpeError> {
+    let aligned = plan
+        .shelves()
+        .iter()
+        .map(|p| {
+            let shelf = scored_shelf(scores, &p.explanation)?;
+            p.items
+                .iter()
+                .enumerate()
+                .map(|(j, &item)| score_of(shelf, item, Some(j)))
+                .collect::<Result<Vec<f64>, OpeError>>()
+        })
+        .collect::<Result<Vec<_>, OpeError>>()?;
+    plan.expected_total(|v, j| aligned[v][j])
+        .ok_or_else(no_marginals)
+}
+
+fn no_marginals() -> OpeError {
+    OpeError::Unsupported(
+        "the target policy has no exact slot marginals (its expected cards and rewards are \
+         unknown): evaluate ε-greedy targets"
+            .into(),
+    )
+}
+
+fn scored_shelf<'a>(
+    scores: &'a [ScoredShelf],
+    explanation: &Explanation,
+) -> Result<&'a ScoredShelf, OpeError> {
+    scores
+        .iter()
+        .find(|s| s.explanation == *explanation)
+        .ok_or_else(|| {
+            OpeError::Unsupported(format!("the reward model did not score {explanation}"))
+        })
+}
+
+/// The score of `item` on `shelf`, looked for at `hint` first.
+fn score_of(shelf: &ScoredShelf, item: ItemId, hint: Option<usize>) -> Result<f64, OpeError> {
+    match hint.and_then(|j| shelf.items.get(j).map(|&i| (j, i))) {
+        Some((j, i)) if i == item => Some(shelf.scores[j]),
+        _ => shelf
+            .items
+            .iter()
+            .position(|&i| i == item)
+            .map(|j| shelf.scores[j]),
+    }
+    .ok_or_else(|| {
+        OpeError::Unsupported(format!(
+            "the reward model did not score item {item} under {}",
+            shelf.explanation
+        ))
+    })
+}
+
+/// One logged page as the slate estimators see it under the target whose plan for the
+/// page's context is `plan`: the logged probabilities of every draw (and slot propensities,
+/// for ε-greedy logs), the target's for the same draws ([`PagePlan::draws`],
+/// [`PagePlan::propensity`]) and the rewards; with a reward model, its prediction for each
+/// card and its direct estimate. The target needs exact marginals (ε-greedy) for its
+/// expected number of cards.
+pub fn slate_page(
+    plan: &PagePlan,
+    model: Option<PageModel>,
+    (impression, rewards): LoggedPageRef,
+) -> Result<SlatePage, OpeError> {
+    let inconsistent = |reason: String| OpeError::Inconsistent {
+        impression: impression.id.0,
+        reason,
+    };
+    let draws = plan
+        .draws(&impression.page)
+        .map_err(|e| inconsistent(e.to_string()))?;
+    let expected_cards = plan.expected_cards().ok_or_else(no_marginals)?;
+    let mut shelves = Vec::with_capacity(impression.page.shelves.len());
+    for (s, logged) in impression.page.shelves.iter().enumerate() {
+        let q_shelf = model
+            .map(|m| scored_shelf(m.scores, &logged.explanation))
+            .transpose()
+            .map_err(|e| inconsistent(e.to_string()))?;
+        let mut cards = Vec::with_capacity(logged.cards.len());
+        for (c, card) in logged.cards.iter().enumerate() {
+            let reward = rewards
+                .get(s)
+                .and_then(|r| r.get(c))
+                .copied()
+                .ok_or_else(|| inconsistent(format!("no reward for shelf {s} card {c}")))?;
+            let predicted = match q_shelf {
+                Some(shelf) => {
+                    score_of(shelf, card.item, None).map_err(|e| inconsistent(e.to_string()))?
+                }
+                None => 0.0,
+            };
+            let (row, column) = (usize::from(logged.row), usize::from(card.column));
+            cards.push(SlateCard {
+                reward,
+                predicted,
+                logging: Draw {
+                    conditional: card.probability,
+                    marginal: card.propensity,
+                },
+                target: Draw {
+                    conditional: draws.cards[s][c],
+                    marginal: plan.propensity(&logged.explanation, card.item, row, column),
+                },
+            });
+        }
+        shelves.push(SlateShelf {
+            logging: logged.probability,
+            target: draws.shelves[s],
+            cards,
+        });
+    }
+    Ok(SlatePage {
+        shelves,
+        expected_cards,
+        direct: model.map(|m| m.direct),
+    })
+}
+
+/// Every slate estimate of one target, and its pages' summed per-card (independent) terms
+/// for paired comparisons ([`crate::compare::difference`]).
+#[derive(Clone, Debug)]
+pub struct TargetEvaluation {
+    pub report: SlateReport,
+    pub page_terms: Vec<Terms>,
+}
+
+/// Evaluates several targets on the same logged pages with every slate estimator: per page
+/// the candidates are rebuilt once, the reward model `q` (if any; DM and DR need it) scores
+/// them once, and each target scores and plans them. Chunks run in parallel and merge in
+/// order, so the result does not depend on the number of threads.
+pub fn evaluate_targets(
+    recommender: &Recommender,
+    targets: &[Target],
+    q: Option<&RewardModel>,
+    pages: &[LoggedPageRef],
+) -> Result<Vec<TargetEvaluation>, OpeError> {
+    let empty = || {
+        targets
+            .iter()
+            .map(|_| (SlateSums::new(Tuning::default()), Vec::new()))
+            .collect::<Vec<_>>()
+    };
+    let parts = pages
+        .par_chunks(64)
+        .enumerate()
+        .map(|(k, chunk)| {
+            let mut acc = empty();
+            for (i, &page) in chunk.iter().enumerate() {
+                let ctx = &page.0.context;
+                let candidates = recommender.candidates(ctx);
+                let q_scored = q.map(|m| recommender.score(ctx, candidates.clone(), Some(m)));
+                for (target, (sums, terms)) in targets.iter().zip(&mut acc) {
+                    let same = match (target.model, q) {
+                        (Some(a), Some(b)) => std::ptr::eq(a, b),
+                        _ => false,
+                    };
+                    let own;
+                    let scored = match &q_scored {
+                        Some(s) if same => s,
+                        _ => {
+                            own = recommender.score(ctx, candidates.clone(), target.model);
+                            &own
+                        }
+                    };
+                    let plan = recommender
+                        .plan(ctx, scored, target.policy.into(), target.shelves)
+                        .map_err(|e| OpeError::Inconsistent {
+                            impression: page.0.id.0,
+                            reason: e.to_string(),
+                        })?;
+                    let model = match &q_scored {
+                        Some(scores) => Some(PageModel {
+                            scores,
+                            direct: direct_estimate(&plan, scores).map_err(|e| {
+                                OpeError::Inconsistent {
+                                    impression: page.0.id.0,
+                                    reason: e.to_string(),
+                                }
+                            })?,
+                        }),
+                        None => None,
+                    };
+                    let slate = slate_page(&plan, model, page)?;
+                    if let Some(t) = sums.add(&slate, k * 64 + i)? {
+                        terms.push(t);
+                    }
+                }
+            }
+            Ok(acc)
+        })
+        .collect::<Result<Vec<_>, OpeError>>()?;
+    let mut total = empty();
+    for part in parts {
+        for ((sums, terms), (s, t)) in total.iter_mut().zip(part) {
+            sums.merge(s);
+            terms.extend(t);
+        }
+    }
+    Ok(total
+        .into_iter()
+        .map(|(sums, page_terms)| TargetEvaluation {
+            report: sums.report(),
+            page_terms,
+        })
+        .collect())
 }

@@ -7,6 +7,7 @@ pub mod experiment;
 mod names;
 pub mod report;
 pub mod response;
+pub mod unbiased;
 pub mod world;
 
 pub use error::SimError;

@@ -6,7 +6,7 @@ use anyhow::{Result, bail};
 use bart_bandit::{EpsilonGreedy, PageConfig, Pin, Policy, seed_for};
 use bart_core::Exploration;
 use bart_core::{Impression, ImpressionId, ListenerId, Platform};
-use bart_log::JoinQuery;
+use bart_log::{JoinQuery, LoggedPage};
 use bart_ope::{Target, evaluate as estimate, stream_rate};
 use bart_sim::Listening;
 use bart_sim::experiment::{RANDOM, REWARD_WINDOW_SECS};
@@ -208,8 +208,14 @@ pub struct EvaluateArgs {
     day: Option<u64>,
     /// Model version to evaluate; default: the newest trained before that day. A model may
     /// only be evaluated on pages it was not trained on.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "policy")]
     model: Option<u32>,
+    /// A policy to evaluate with every per-card and page estimator (repeatable): a model
+    /// version (`v3` or `3`), a model file (`candidate.bart`) or `uniform`. The first is the
+    /// running policy, each other a candidate compared with it; its model (if any) is the
+    /// reward model of DM and DR.
+    #[arg(long, value_name = "VERSION|FILE|uniform")]
+    policy: Vec<String>,
     /// Exploration rate ε of the evaluated policy.
     #[arg(long, default_value_t = 0.1)]
     epsilon: f64,
@@ -232,16 +238,10 @@ pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
     }
     let policy = EpsilonGreedy::new(args.epsilon)?;
     let data = Data::open(&args.data.data)?;
-    let start = data.world.config.start;
-    let Some((_, last)) = data.store.time_range()? else {
-        bail!("no impressions in {}", data.store.path().display());
-    };
-    let last_day = last.saturating_sub(start) / DAY + 1;
-    let day = args.day.unwrap_or(last_day);
-    if day == 0 || day > last_day {
-        bail!("--day {day} is outside the logged days 1 to {last_day}");
+    if !args.policy.is_empty() {
+        return crate::policies::run(&data, &args.policy, policy, args.day, args.json);
     }
-    let (from, until) = (start + (day - 1) * DAY, start + day * DAY);
+    let (day, from, until) = day_range(&data, args.day)?;
     let version = match args.model {
         Some(v) => v,
         None => {
@@ -252,30 +252,9 @@ pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
             v
         }
     };
-    if version > 0 {
-        let record = data.model_record(version)?;
-        if record.trained_until > from {
-            let first = (record.trained_until - start).div_ceil(DAY) + 1;
-            bail!(
-                "model v{version} was trained on pages up to day {}, so its estimate on day \
-                 {day} would be optimistic: evaluate it on day {first} or later",
-                first - 1
-            );
-        }
-    }
+    check_unseen(&data, version, day)?;
     let model = data.model(version)?;
-    let pages = data.store.joined(&JoinQuery {
-        policy: Some(RANDOM.into()),
-        from: Some(from),
-        until: Some(until),
-        window_secs: REWARD_WINDOW_SECS,
-    })?;
-    if pages.is_empty() {
-        bail!(
-            "no random pages on day {day} in {}",
-            data.store.path().display()
-        );
-    }
+    let pages = random_pages(&data, day, from, until)?;
     let refs: Vec<_> = pages
         .iter()
         .map(|p| (&p.impression, p.rewards.as_slice()))
@@ -324,4 +303,53 @@ pub fn evaluate(args: EvaluateArgs) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The day to evaluate on (default: the last logged) and its time range [from, until).
+pub fn day_range(data: &Data, day: Option<u64>) -> Result<(u64, u64, u64)> {
+    let start = data.world.config.start;
+    let Some((_, last)) = data.store.time_range()? else {
+        bail!("no impressions in {}", data.store.path().display());
+    };
+    let last_day = last.saturating_sub(start) / DAY + 1;
+    let day = day.unwrap_or(last_day);
+    if day == 0 || day > last_day {
+        bail!("--day {day} is outside the logged days 1 to {last_day}");
+    }
+    Ok((day, start + (day - 1) * DAY, start + day * DAY))
+}
+
+/// Refuses to evaluate model `version` on a day whose pages it was trained on.
+pub fn check_unseen(data: &Data, version: u32, day: u64) -> Result<()> {
+    if version == 0 {
+        return Ok(());
+    }
+    let start = data.world.config.start;
+    let record = data.model_record(version)?;
+    if record.trained_until > start + (day - 1) * DAY {
+        let first = (record.trained_until - start).div_ceil(DAY) + 1;
+        bail!(
+            "model v{version} was trained on pages up to day {}, so its estimate on day \
+             {day} would be optimistic: evaluate it on day {first} or later",
+            first - 1
+        );
+    }
+    Ok(())
+}
+
+/// The uniform random policy's pages of `day`, with their rewards joined.
+pub fn random_pages(data: &Data, day: u64, from: u64, until: u64) -> Result<Vec<LoggedPage>> {
+    let pages = data.store.joined(&JoinQuery {
+        policy: Some(RANDOM.into()),
+        from: Some(from),
+        until: Some(until),
+        window_secs: REWARD_WINDOW_SECS,
+    })?;
+    if pages.is_empty() {
+        bail!(
+            "no random pages on day {day} in {}",
+            data.store.path().display()
+        );
+    }
+    Ok(pages)
 }

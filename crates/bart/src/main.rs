@@ -7,6 +7,7 @@ mod demo;
 mod inspect;
 mod interop;
 mod obd;
+mod policies;
 mod simulate;
 mod train;
 

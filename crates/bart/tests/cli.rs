@@ -77,6 +77,61 @@ fn demo_then_page_replay_and_evaluate() {
         serde_json::from_str(&std::fs::read_to_string(dir.join("report.json")).unwrap()).unwrap();
     assert_eq!(report["offline"]["ips"]["value"], v["ips"]["value"]);
 
+    // Several policies: model v1 running, the uniform policy as candidate. The uniform
+    // target is the logging policy, so every weight is 1 and each of its IPS-type estimates
+    // is the observed rate; the paired difference of SNIPS is exactly the difference of the
+    // two estimates.
+    let out = bart(&[
+        "evaluate", "--data", d, "--policy", "v1", "--policy", "uniform", "--json",
+    ]);
+    let (stdout, stderr) = text_of(&out);
+    assert!(out.status.success(), "{stderr}");
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["pages"], 600);
+    let rate = v["logging_policy"]["value"].as_f64().unwrap();
+    let uniform = &v["policies"][1];
+    assert_eq!(uniform["policy"], "uniform");
+    let estimate = |p: &serde_json::Value, name: &str| {
+        let rows = p["estimates"].as_array().unwrap();
+        let row = rows.iter().find(|r| r["name"] == name).unwrap();
+        row["estimate"]["value"].as_f64().unwrap()
+    };
+    for name in [
+        "independent SNIPS",
+        "standard SNIPS",
+        "cascade SNIPS",
+        "SNPI",
+    ] {
+        assert!(
+            (estimate(uniform, name) - rate).abs() < 1e-12,
+            "{name}: {v}"
+        );
+    }
+    let running = &v["policies"][0];
+    assert_eq!(running["model_version"], 1);
+    let comparison = &v["comparisons"][0];
+    assert_eq!(comparison["decided_by"], "DR");
+    let snips = comparison["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d[0] == "independent SNIPS")
+        .unwrap();
+    let gap = estimate(uniform, "independent SNIPS") - estimate(running, "independent SNIPS");
+    assert!((snips[1]["value"].as_f64().unwrap() - gap).abs() < 1e-12);
+    // v1 streams more than uniform here, so the uniform candidate is not promoted.
+    assert_eq!(comparison["decision"]["promote"], false, "{comparison}");
+    let out = bart(&["evaluate", "--data", d, "--policy", "v9"]);
+    let (_, stderr) = text_of(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr.contains("--policy v9: no model v9"), "{stderr}");
+    let out = bart(&["evaluate", "--data", d, "--policy", "nope.bart"]);
+    let (_, stderr) = text_of(&out);
+    assert!(
+        stderr.contains("--policy nope.bart: not a model version"),
+        "{stderr}"
+    );
+
     // Model v1 was trained on day 1: it cannot be judged on day 1's pages.
     let out = bart(&["evaluate", "--data", d, "--day", "1", "--model", "1"]);
     let (_, stderr) = text_of(&out);

@@ -3,6 +3,7 @@
 mod ope;
 mod page;
 mod train;
+mod unbiased;
 
 use anyhow::Result;
 use clap::Subcommand;
@@ -16,6 +17,9 @@ pub enum BenchCommand {
     Page(page::BenchPageArgs),
     /// Off-policy estimates with bootstrap intervals on an Open Bandit Dataset file.
     Ope(ope::BenchOpeArgs),
+    /// Bias, spread and RMSE of the off-policy estimators over many seeded log sets, against
+    /// the simulator's exact value of a target.
+    Unbiased(unbiased::BenchUnbiasedArgs),
 }
 
 pub fn run(command: BenchCommand) -> Result<ExitCode> {
@@ -23,5 +27,6 @@ pub fn run(command: BenchCommand) -> Result<ExitCode> {
         BenchCommand::Train(args) => train::run(args),
         BenchCommand::Page(args) => page::run(args),
         BenchCommand::Ope(args) => ope::run(args),
+        BenchCommand::Unbiased(args) => unbiased::run(args),
     }
 }
