@@ -1,6 +1,8 @@
-//! Listener-artist and listener-genre affinity: each listener's share of plays.
+//! Listener-artist and listener-genre affinity: each listener's share of plays, optionally
+//! with older plays counting less (exponential decay with a half-life).
 
-use bart_core::{ArtistId, Catalog, GenreId, Histories, ListenerId};
+use crate::error::{ModelError, Result};
+use bart_core::{ArtistId, Catalog, GenreId, Histories, ListenerId, Play};
 use std::collections::BTreeMap;
 
 /// Per-listener affinities, each list sorted by descending share (ties by id) and summing to 1
@@ -15,14 +17,43 @@ impl Affinity {
     /// Counts each listener's plays per artist and per main genre of the item played.
     /// Plays of items that are not in the catalog are ignored.
     pub fn from_history(catalog: &Catalog, histories: &Histories) -> Self {
+        Self::weighted(catalog, histories, |_| 1.0)
+    }
+
+    /// Like [`Affinity::from_history`], but a play `age` seconds before `now` counts
+    /// `2^(-age / half_life_secs)` (plays after `now` count 1): the shares are
+    /// `Σ_plays of a 2^(-age/h) / Σ_all plays 2^(-age/h)`.
+    pub fn from_history_decayed(
+        catalog: &Catalog,
+        histories: &Histories,
+        now: u64,
+        half_life_secs: f64,
+    ) -> Result<Self> {
+        if !(half_life_secs.is_finite() && half_life_secs > 0.0) {
+            return Err(ModelError::invalid(
+                "half_life",
+                format!("{half_life_secs} s (must be positive)"),
+            ));
+        }
+        Ok(Self::weighted(catalog, histories, |p| {
+            let age = now.saturating_sub(p.timestamp) as f64;
+            (-age / half_life_secs).exp2()
+        }))
+    }
+
+    fn weighted(catalog: &Catalog, histories: &Histories, weight: impl Fn(&Play) -> f64) -> Self {
         let mut artists = Vec::with_capacity(histories.len());
         let mut genres = Vec::with_capacity(histories.len());
         for plays in histories {
-            let mut by_artist: BTreeMap<ArtistId, u32> = BTreeMap::new();
-            let mut by_genre: BTreeMap<GenreId, u32> = BTreeMap::new();
-            for item in plays.iter().filter_map(|p| catalog.item(p.item)) {
-                *by_artist.entry(item.artist).or_default() += 1;
-                *by_genre.entry(item.genre()).or_default() += 1;
+            let mut by_artist: BTreeMap<ArtistId, f64> = BTreeMap::new();
+            let mut by_genre: BTreeMap<GenreId, f64> = BTreeMap::new();
+            for (play, item) in plays
+                .iter()
+                .filter_map(|p| catalog.item(p.item).map(|i| (p, i)))
+            {
+                let w = weight(play);
+                *by_artist.entry(item.artist).or_default() += w;
+                *by_genre.entry(item.genre()).or_default() += w;
             }
             artists.push(shares(by_artist));
             genres.push(shares(by_genre));
@@ -53,11 +84,12 @@ impl Affinity {
     }
 }
 
-fn shares<K: Copy + Ord>(counts: BTreeMap<K, u32>) -> Vec<(K, f32)> {
-    let total: u32 = counts.values().sum();
-    let mut v: Vec<(K, f32)> = counts
+fn shares<K: Copy + Ord>(weights: BTreeMap<K, f64>) -> Vec<(K, f32)> {
+    let total: f64 = weights.values().sum();
+    let mut v: Vec<(K, f32)> = weights
         .into_iter()
-        .map(|(k, c)| (k, c as f32 / total as f32))
+        .filter(|&(_, w)| w > 0.0)
+        .map(|(k, w)| (k, (w / total) as f32))
         .collect();
     v.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
     v
@@ -86,5 +118,42 @@ mod tests {
         assert_eq!(a.genre(ListenerId(0), GenreId(1)), 0.25);
         assert_eq!(a.genre(ListenerId(0), GenreId(7)), 0.0);
         assert!(a.top_genres(ListenerId(99)).is_empty());
+    }
+
+    #[test]
+    fn decayed_shares_equal_the_closed_form() {
+        let (catalog, _, _) = tiny_world();
+        let day = 86_400u64;
+        let days = 30u64;
+        // Listener 0 plays item 0 (artist 0, genre 0) once a day for 30 days, days 0-29,
+        // and item 2 (artist 1, genre 1) once, on day 29. "Now" is day 29, half-life 7 days.
+        let mut plays: Vec<Play> = (0..days)
+            .map(|d| Play {
+                item: bart_core::ItemId(0),
+                timestamp: d * day,
+            })
+            .collect();
+        plays.push(Play {
+            item: bart_core::ItemId(2),
+            timestamp: 29 * day,
+        });
+        let histories = vec![plays];
+        let a = Affinity::from_history_decayed(&catalog, &histories, 29 * day, 7.0 * day as f64)
+            .unwrap();
+        // Artist 0's weight is the geometric series Σ_{j=0}^{29} r^j = (1 - r^30) / (1 - r)
+        // with r = 2^(-1/7); artist 1's is 1.
+        let r = 2f64.powf(-1.0 / 7.0);
+        let w0 = (1.0 - r.powi(30)) / (1.0 - r);
+        let share1 = 1.0 / (1.0 + w0);
+        assert!((a.artist(ListenerId(0), ArtistId(1)) as f64 - share1).abs() < 1e-6);
+        assert!((a.artist(ListenerId(0), ArtistId(0)) as f64 - (1.0 - share1)).abs() < 1e-6);
+        assert!((a.genre(ListenerId(0), GenreId(1)) as f64 - share1).abs() < 1e-6);
+        // Undecayed, the same listener's artist 1 share is 1/31.
+        let flat = Affinity::from_history(&catalog, &histories);
+        assert!((flat.artist(ListenerId(0), ArtistId(1)) as f64 - 1.0 / 31.0).abs() < 1e-7);
+        // A huge half-life is no decay; a zero one is refused.
+        let slow = Affinity::from_history_decayed(&catalog, &histories, 29 * day, 1e15).unwrap();
+        assert!((slow.artist(ListenerId(0), ArtistId(1)) - 1.0 / 31.0).abs() < 1e-6);
+        assert!(Affinity::from_history_decayed(&catalog, &histories, 0, 0.0).is_err());
     }
 }

@@ -1,12 +1,27 @@
 //! Shared models built from listening history, used by every shelf generator and by the
-//! reward model: listener affinities, item co-listening similarity and popularity per region
-//! and per platform.
+//! reward model: listener affinities (optionally time-decayed), item co-listening similarity,
+//! popularity per region and per platform; and, from imported listening data (Last.fm),
+//! implicit-feedback ALS embeddings, similar items (exact or HNSW), k-means clusters named by
+//! tags, and the hold-out split and ranking metrics that measure them.
 
 pub mod affinity;
+pub mod als;
+pub mod embeddings;
+pub mod error;
+pub mod kmeans;
+pub mod knn;
+pub mod lastfm;
+mod linalg;
+pub mod listening;
+pub mod metrics;
 pub mod popularity;
 pub mod similarity;
+pub mod sparse;
+pub mod split;
+mod store;
 
 pub use affinity::Affinity;
+pub use error::{ModelError, Result};
 pub use popularity::Popularity;
 pub use similarity::Similarity;
 

@@ -4,6 +4,7 @@
 mod bench;
 mod data;
 mod demo;
+mod embed;
 mod inspect;
 mod interop;
 mod obd;
@@ -42,6 +43,13 @@ enum Command {
     Predict(interop::PredictArgs),
     /// Write bart's logs in another tool's format.
     Export(interop::ExportArgs),
+    /// Import listening data from another format into a data directory.
+    #[command(subcommand)]
+    Import(embed::ImportCommand),
+    /// Fit ALS embeddings and named artist clusters on imported listening data.
+    Embed(embed::EmbedArgs),
+    /// The artists most similar to one artist, by ALS embeddings.
+    Similar(embed::SimilarArgs),
     /// Measure performance on fixed synthetic workloads.
     #[command(subcommand)]
     Bench(bench::BenchCommand),
@@ -103,6 +111,9 @@ fn main() -> ExitCode {
         Command::Train(args) => train::run(args),
         Command::Predict(args) => interop::predict(args),
         Command::Export(args) => interop::export(args),
+        Command::Import(command) => embed::import(command),
+        Command::Embed(args) => embed::embed(args),
+        Command::Similar(args) => embed::similar(args),
         Command::Bench(command) => bench::run(command),
     };
     match result {
