@@ -22,6 +22,7 @@ mod store;
 
 pub use affinity::Affinity;
 pub use error::{ModelError, Result};
+pub use linalg::dot_f32;
 pub use popularity::Popularity;
 pub use similarity::Similarity;
 

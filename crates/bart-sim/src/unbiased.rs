@@ -18,7 +18,7 @@ use crate::world::{World, WorldConfig};
 use bart_bandit::{
     CandidateConfig, EpsilonGreedy, PageConfig, PagePlan, Policy, Recommender, ScoredShelf,
 };
-use bart_core::{Context, Exploration, Impression, ImpressionId, ListenerId};
+use bart_core::{Context, Exploration, Impression, ImpressionId, ListenerId, Page};
 use bart_ope::slate::{CARD_DR, SlateSums};
 use bart_ope::{PageModel, Tuning, direct_estimate, slate_page};
 use rand::{RngExt, SeedableRng};
@@ -241,27 +241,7 @@ fn log_set(
             impression.id = id;
             impression.seed = bart_bandit::seed_for(id);
             impression.page = f.logging.assemble(id);
-            let rewards: Vec<Vec<f64>> = impression
-                .page
-                .shelves
-                .iter()
-                .map(|s| {
-                    s.cards
-                        .iter()
-                        .map(|card| {
-                            let p = world.stream_probability(
-                                &impression.context,
-                                card.item,
-                                &s.explanation,
-                                s.row,
-                                card.column,
-                                0,
-                            );
-                            f64::from(u8::from(rng.random::<f64>() < p))
-                        })
-                        .collect()
-                })
-                .collect();
+            let rewards = page_rewards(world, &impression.context, &impression.page, &mut rng);
             let model = PageModel {
                 scores: &f.q,
                 direct: f.direct,
@@ -278,6 +258,35 @@ fn log_set(
         .iter()
         .map(|&(name, _, _)| report.get(name).map_or(f64::NAN, |e| e.value))
         .collect())
+}
+
+/// Rewards of every card of `page` shown in `ctx`, `rewards[shelf][card]`: 1 with the card's
+/// true stream probability at its slot (no repeats), else 0.
+pub fn page_rewards(
+    world: &World,
+    ctx: &Context,
+    page: &Page,
+    rng: &mut impl rand::Rng,
+) -> Vec<Vec<f64>> {
+    page.shelves
+        .iter()
+        .map(|s| {
+            s.cards
+                .iter()
+                .map(|card| {
+                    let p = world.stream_probability(
+                        ctx,
+                        card.item,
+                        &s.explanation,
+                        s.row,
+                        card.column,
+                        0,
+                    );
+                    f64::from(u8::from(rng.random::<f64>() < p))
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// A policy's exact expected streams and expected cards in one context.

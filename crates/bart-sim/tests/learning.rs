@@ -14,8 +14,9 @@ use bart_core::{
 };
 use bart_ope::{Target, evaluate};
 use bart_sim::experiment::build_recommender;
+use bart_sim::unbiased::page_rewards;
 use bart_sim::{Listening, World, WorldConfig};
-use rand::{RngExt, SeedableRng};
+use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 fn world() -> World {
@@ -45,31 +46,10 @@ fn contexts(world: &World, n: u32) -> Vec<Context> {
 /// The target's exact expected streams and expected cards in one context.
 fn truth(world: &World, rec: &Recommender, target: &Target, ctx: &Context) -> (f64, f64) {
     let scored = rec.score(ctx, rec.candidates(ctx), target.model);
-    let m = rec
+    let plan = rec
         .plan(ctx, &scored, target.policy.into(), target.shelves)
         .unwrap();
-    let cfg = rec.page_config();
-    let mut streams = 0.0;
-    for shelf in &scored {
-        for &item in &shelf.items {
-            for row in 0..cfg.rows {
-                for column in 0..cfg.cards_per_shelf {
-                    let p = m.propensity(&shelf.explanation, item, row, column).unwrap();
-                    if p > 0.0 {
-                        streams += p * world.stream_probability(
-                            ctx,
-                            item,
-                            &shelf.explanation,
-                            row as u16,
-                            column as u16,
-                            0,
-                        );
-                    }
-                }
-            }
-        }
-    }
-    (streams, m.expected_cards().unwrap())
+    bart_sim::unbiased::truth(world, rec, &plan, ctx)
 }
 
 #[test]
@@ -102,29 +82,8 @@ fn ips_and_snips_recover_the_true_rate_of_a_target_from_uniform_logs() {
             let page = rec
                 .page(ctx, Models::default(), uniform.into(), id)
                 .unwrap();
-            let rewards: Vec<Vec<f64>> = page
-                .shelves
-                .iter()
-                .map(|s| {
-                    if s.cards.len() < 5 {
-                        short_shelves += 1;
-                    }
-                    s.cards
-                        .iter()
-                        .map(|card| {
-                            let p = world.stream_probability(
-                                ctx,
-                                card.item,
-                                &s.explanation,
-                                s.row,
-                                card.column,
-                                0,
-                            );
-                            f64::from(u8::from(rng.random::<f64>() < p))
-                        })
-                        .collect()
-                })
-                .collect();
+            short_shelves += page.shelves.iter().filter(|s| s.cards.len() < 5).count();
+            let rewards = page_rewards(&world, ctx, &page, &mut rng);
             let imp = Impression {
                 id,
                 timestamp: 0,

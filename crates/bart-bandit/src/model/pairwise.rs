@@ -9,6 +9,7 @@
 //! expanded term by term. What is left per pair is one dot product of rank length.
 
 use super::{Partial, RewardModel, lanes_sum};
+use bart_models::dot_f32 as dot;
 
 /// A model ready to score examples made of a [`Fixed`] group, an item row
 /// ([`item_row`](Pairwise::item_row)) and values of the real-valued features it was made for.
@@ -122,22 +123,4 @@ impl Pairwise<'_> {
         let sum = &group.sums[..self.rank];
         0.5 * f64::from(lanes_sum(sum, |a| a * a) - group.sums[self.rank])
     }
-}
-
-/// u · v, summed in eight lanes so that it vectorises.
-fn dot(u: &[f32], v: &[f32]) -> f32 {
-    let mut lanes = [0.0f32; 8];
-    let (a, b) = (u.chunks_exact(8), v.chunks_exact(8));
-    let rest: f32 = a
-        .remainder()
-        .iter()
-        .zip(b.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    for (x, y) in a.zip(b) {
-        for ((l, x), y) in lanes.iter_mut().zip(x).zip(y) {
-            *l += x * y;
-        }
-    }
-    lanes.iter().sum::<f32>() + rest
 }
