@@ -1,4 +1,4 @@
-//! Unbiasedness in simulation with a small number of log sets (the 200-set run is
+//! Unbiasedness in simulation with a small number of log sets (the 10,000-set run is
 //! `bart bench unbiased`, see BENCHMARKS.md).
 
 use bart_sim::unbiased::{StudyConfig, render, run};
