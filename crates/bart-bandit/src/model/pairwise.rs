@@ -106,16 +106,16 @@ impl Pairwise<'_> {
     pub fn logit(&self, fixed: &Fixed, row: &[f32], values: &[f32]) -> f64 {
         let (own, rest) = row.split_at(1);
         let (reals, sum) = rest.split_at(self.reals.len());
-        let mut z = f64::from(own[0] + dot(sum, &fixed.sum));
+        let mut z = own[0] + dot(sum, &fixed.sum);
         debug_assert_eq!(values.len(), self.reals.len());
         let mut cross = self.cross.iter();
         for (k, &x) in values.iter().enumerate() {
-            z += f64::from(x * (fixed.reals[k] + reals[k]));
+            z += x * (fixed.reals[k] + reals[k]);
             for (&y, &c) in values[k + 1..].iter().zip(&mut cross) {
-                z += f64::from(x * y * c);
+                z += x * y * c;
             }
         }
-        fixed.logit + z
+        fixed.logit + f64::from(z)
     }
 
     /// A group's pairwise interactions among its own features: ½ (|S|² − Σ |v|² x²).
