@@ -145,7 +145,8 @@ impl ListenerFacts for Scan<'_> {
 pub struct Listener {
     recent_items: FxHashMap<ItemId, usize>,
     recent_artists: FxHashMap<ArtistId, usize>,
-    genres: FxHashMap<GenreId, (usize, f32)>,
+    /// Rank and share of each of the listener's top genres, by genre index (genres are few).
+    genres: Vec<Option<(usize, f32)>>,
     artists: FxHashMap<ArtistId, f32>,
     /// What the tables may hold: most candidates are items and artists the listener never
     /// played, and their lookups end at one bit.
@@ -165,7 +166,6 @@ impl Default for Seen {
 impl Seen {
     const ITEM: u32 = 0;
     const ARTIST: u32 = 1;
-    const GENRE: u32 = 2;
 
     fn bit(table: u32, id: u32) -> (usize, u64) {
         let h = (u64::from(table) << 32 | u64::from(id)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52;
@@ -194,9 +194,10 @@ impl Listener {
             }
             at
         }
-        let mut genres = FxHashMap::default();
-        for (rank, &(g, share)) in affinity.top_genres(ctx.listener).iter().enumerate() {
-            genres.entry(g).or_insert((rank, share));
+        let top = affinity.top_genres(ctx.listener);
+        let mut genres = vec![None; top.iter().map(|(g, _)| g.index() + 1).max().unwrap_or(0)];
+        for (rank, &(g, share)) in top.iter().enumerate() {
+            genres[g.index()].get_or_insert((rank, share));
         }
         let mut artists = FxHashMap::default();
         for &(a, share) in affinity.top_artists(ctx.listener) {
@@ -208,9 +209,6 @@ impl Listener {
         }
         for a in ctx.recent_artists.iter().chain(artists.keys()) {
             seen.insert(Seen::ARTIST, a.0);
-        }
-        for g in genres.keys() {
-            seen.insert(Seen::GENRE, u32::from(g.0));
         }
         Listener {
             recent_items: first(&ctx.recent_items),
@@ -248,8 +246,7 @@ impl ListenerFacts for Listener {
 
 impl Listener {
     fn genre(&self, genre: GenreId) -> Option<(usize, f32)> {
-        let held = self.seen.may_hold(Seen::GENRE, u32::from(genre.0));
-        held.then(|| self.genres.get(&genre).copied())?
+        self.genres.get(genre.index()).copied().flatten()
     }
 }
 

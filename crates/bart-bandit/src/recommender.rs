@@ -7,7 +7,7 @@ use crate::card_features::{
 };
 use crate::error::BanditError;
 use crate::features::{Example, Features, Mark};
-use crate::model::{Fixed, Pairwise, Partial, RewardModel, sigmoid};
+use crate::model::{Fixed, Pairwise, Partial, RewardModel, sigmoid, sigmoid_f32};
 use crate::page::{self, PageConfig, PagePlan, ScoredShelf};
 use crate::policy::Policy;
 use crate::shelf_model::ShelfScorer;
@@ -296,7 +296,8 @@ impl Recommender {
             }
             match *pair {
                 Some((at, row, shares)) => {
-                    sigmoid(pairwise.logit(&fixed[at as usize], row, &shares))
+                    let z = pairwise.logit(&fixed[at as usize], row, &shares);
+                    f64::from(sigmoid_f32(z as f32))
                 }
                 None => unknown,
             }
