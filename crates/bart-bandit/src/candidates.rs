@@ -3,8 +3,8 @@
 //! be rebuilt from its log.
 
 use crate::item_set::ItemSet;
-use bart_core::{Catalog, Context, Explanation, GenreId, ItemId};
-use bart_models::SharedModels;
+use bart_core::{Catalog, Context, Explanation, GenreId, ItemId, RegionId};
+use bart_models::{Popularity, SharedModels};
 use std::collections::BTreeSet;
 
 /// How many shelves of each kind and how many items per shelf.
@@ -45,12 +45,13 @@ pub(crate) struct ItemIndex {
     by_artist: Vec<Vec<ItemId>>,
     /// Items of each main genre, most popular first.
     by_genre: Vec<Vec<ItemId>>,
-    /// The main genre of each item, by item index (a small table that stays in cache).
-    genre_of: Vec<GenreId>,
+    /// Per region, then for unknown regions, the main genres in the order the most played
+    /// items there first bring them up (where discover shelves come from).
+    genres_by_region: Vec<Vec<GenreId>>,
 }
 
 impl ItemIndex {
-    pub(crate) fn new(catalog: &Catalog) -> Self {
+    pub(crate) fn new(catalog: &Catalog, popularity: &Popularity) -> Self {
         let mut by_artist = vec![Vec::new(); catalog.artists.len()];
         let mut by_genre = vec![Vec::new(); catalog.genres.len()];
         let mut items: Vec<_> = catalog.items.iter().collect();
@@ -63,11 +64,28 @@ impl ItemIndex {
                 v.push(item.id);
             }
         }
+        let genre_of = |item: &ItemId| catalog.item(*item).map(|i| i.genre());
+        let genres_in = |top: &[ItemId]| {
+            let mut genres: Vec<GenreId> = Vec::new();
+            for g in top.iter().filter_map(genre_of) {
+                if !genres.contains(&g) {
+                    genres.push(g);
+                }
+            }
+            genres
+        };
+        let regions = (0..catalog.regions.len()).map(|r| popularity.top_in(RegionId(r as u16)));
         ItemIndex {
             by_artist,
             by_genre,
-            genre_of: catalog.items.iter().map(|i| i.genre()).collect(),
+            genres_by_region: regions.chain([popularity.top()]).map(genres_in).collect(),
         }
+    }
+
+    /// The genres of `region`'s most played items, in order of first appearance.
+    fn region_genres(&self, region: RegionId) -> &[GenreId] {
+        let unknown = self.genres_by_region.len() - 1;
+        &self.genres_by_region[region.index().min(unknown)]
     }
 }
 
@@ -168,25 +186,19 @@ pub(crate) fn generate(
     for &genre in top.iter().take(config.top_genres) {
         shelves.push(CandidateShelf {
             explanation: Explanation::YourTopGenre(genre),
-            items: Gather::only(genre_items(genre), n, seen),
+            items: genre_items(genre).take(n).collect(),
         });
     }
 
+    // The genre and popularity lists hold each item once: no repeats to skip.
+    let popular = |top: &[ItemId]| top.iter().take(n).copied().collect();
     shelves.push(CandidateShelf {
         explanation: Explanation::PopularIn(ctx.region),
-        items: Gather::only(
-            shared.popularity.top_in(ctx.region).iter().copied(),
-            n,
-            seen,
-        ),
+        items: popular(shared.popularity.top_in(ctx.region)),
     });
     shelves.push(CandidateShelf {
         explanation: Explanation::PopularOn(ctx.platform),
-        items: Gather::only(
-            shared.popularity.top_on(ctx.platform).iter().copied(),
-            n,
-            seen,
-        ),
+        items: popular(shared.popularity.top_on(ctx.platform)),
     });
     shelves.push(CandidateShelf {
         explanation: Explanation::JumpBackIn,
@@ -208,22 +220,15 @@ pub(crate) fn generate(
     } else {
         config.discover_genres
     };
-    let mut new_genres: Vec<GenreId> = Vec::new();
-    for item in shared.popularity.top_in(ctx.region) {
-        let Some(&g) = index.genre_of.get(item.index()) else {
-            continue;
-        };
-        if !known.contains(&g) && !new_genres.contains(&g) {
-            new_genres.push(g);
-            if new_genres.len() == discover {
-                break;
-            }
-        }
-    }
-    for genre in new_genres {
+    let new_genres = index
+        .region_genres(ctx.region)
+        .iter()
+        .filter(|g| !known.contains(g))
+        .take(discover);
+    for &genre in new_genres {
         shelves.push(CandidateShelf {
             explanation: Explanation::Discover(genre),
-            items: Gather::only(genre_items(genre), n, seen),
+            items: genre_items(genre).take(n).collect(),
         });
     }
     shelves

@@ -52,7 +52,7 @@ impl Recommender {
         Relation::default().write_real(&mut h);
         let share_ids = f.example().atoms().map(|(id, _)| id).collect();
         Ok(Recommender {
-            index: ItemIndex::new(&catalog),
+            index: ItemIndex::new(&catalog, &shared.popularity),
             share_ids,
             facts: catalog.items.iter().map(ItemFacts::from).collect(),
             catalog,
