@@ -49,6 +49,11 @@ impl From<Sample> for Card {
     }
 }
 
+/// Printed under every table that shows DM with an interval: the interval treats q̂ as known.
+pub const DM_INTERVAL_CAVEAT: &str = "DM's intervals hold the fitted reward model fixed: its \
+     fitting error is not in them, so they are too narrow. DR, with the logged propensities, \
+     is unbiased however wrong the model is, and its intervals hold.";
+
 /// Which per-card estimator. With w = π_e(a|x) / π_0(a|x), r the reward, q̂ the reward
 /// model's prediction for the logged action and v̂ its direct estimate (see [`Card`]):
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

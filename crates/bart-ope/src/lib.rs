@@ -29,7 +29,7 @@ pub use card::{CardReport, EstimateRow, Skipped, evaluate_cards};
 pub use compare::{Difference, difference};
 pub use diagnostics::WeightDiagnostics;
 pub use error::OpeError;
-pub use estimate::{Card, Estimate, Estimator, Sample, Sums, Tuning, Z95};
+pub use estimate::{Card, DM_INTERVAL_CAVEAT, Estimate, Estimator, Sample, Sums, Tuning, Z95};
 pub use pages::{
     LoggedPageRef, PageModel, PolicyValue, Target, TargetEvaluation, direct_estimate, evaluate,
     evaluate_targets, page_samples, slate_page, stream_rate,

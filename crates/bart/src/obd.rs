@@ -4,7 +4,7 @@
 use anyhow::{Context as _, Result, bail};
 use bart_ope::diagnostics::thousands;
 use bart_ope::obd::{ItemContext, Logs, Predictions, RewardModelConfig, TargetDist, cards};
-use bart_ope::{Bootstrap, CardReport, Estimator, Tuning, evaluate_cards};
+use bart_ope::{Bootstrap, CardReport, DM_INTERVAL_CAVEAT, Estimator, Tuning, evaluate_cards};
 use clap::{ArgGroup, Args, ValueEnum};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -238,6 +238,13 @@ pub fn print_table(report: &CardReport) {
             "n/a",
             s.reason
         );
+    }
+    if report
+        .estimates
+        .iter()
+        .any(|r| r.estimator == Estimator::Dm)
+    {
+        println!("\n{DM_INTERVAL_CAVEAT}");
     }
     let d = &report.diagnostics;
     println!(

@@ -12,10 +12,10 @@ use crate::inspect::{check_unseen, day_range, random_pages};
 use anyhow::{Context as _, Result, bail};
 use bart_bandit::{EpsilonGreedy, RewardModel};
 use bart_ope::diagnostics::thousands;
-use bart_ope::slate::CARD_DR;
+use bart_ope::slate::{CARD_DM, CARD_DR};
 use bart_ope::{
-    Decision, Difference, Estimate, Estimator, SlateReport, Target, decide, difference,
-    evaluate_targets, stream_rate,
+    DM_INTERVAL_CAVEAT, Decision, Difference, Estimate, Estimator, SlateReport, Target, decide,
+    difference, evaluate_targets, stream_rate,
 };
 use serde::Serialize;
 use std::path::PathBuf;
@@ -247,4 +247,7 @@ fn print_table(report: &SlateReport, logging: &Estimate) {
         println!("  {:<20} {:>9}  {}", s.name, "n/a", s.reason);
     }
     row("random (logged)", logging);
+    if report.get(CARD_DM).is_some() {
+        println!("  {DM_INTERVAL_CAVEAT}");
+    }
 }
