@@ -3,7 +3,7 @@
 //! be rebuilt from its log.
 
 use crate::item_set::ItemSet;
-use bart_core::{Catalog, Context, Explanation, GenreId, ItemId, RegionId};
+use bart_core::{Catalog, ClusterId, Context, Explanation, GenreId, ItemId, RegionId};
 use bart_models::{Popularity, SharedModels};
 use std::collections::BTreeSet;
 
@@ -18,6 +18,8 @@ pub struct CandidateConfig {
     pub top_genres: usize,
     /// `discover` shelves.
     pub discover_genres: usize,
+    /// `discover_cluster` shelves (when the catalog has clusters).
+    pub discover_clusters: usize,
 }
 
 impl Default for CandidateConfig {
@@ -27,6 +29,7 @@ impl Default for CandidateConfig {
             recent_artists: 3,
             top_genres: 2,
             discover_genres: 2,
+            discover_clusters: 2,
         }
     }
 }
@@ -48,6 +51,10 @@ pub(crate) struct ItemIndex {
     /// Per region, then for unknown regions, the main genres in the order the most played
     /// items there first bring them up (where discover shelves come from).
     genres_by_region: Vec<Vec<GenreId>>,
+    /// Items of each cluster's artists, most popular first.
+    by_cluster: Vec<Vec<ItemId>>,
+    /// The cluster of each item's artist, by item index.
+    cluster_of: Vec<Option<ClusterId>>,
 }
 
 impl ItemIndex {
@@ -75,10 +82,40 @@ impl ItemIndex {
             genres
         };
         let regions = (0..catalog.regions.len()).map(|r| popularity.top_in(RegionId(r as u16)));
+        let mut artist_cluster = vec![None; catalog.artists.len()];
+        for c in &catalog.clusters {
+            for a in &c.artists {
+                if let Some(slot) = artist_cluster.get_mut(a.index()) {
+                    *slot = Some(c.id);
+                }
+            }
+        }
+        let by_cluster = catalog
+            .clusters
+            .iter()
+            .map(|c| {
+                let mut items: Vec<ItemId> = c
+                    .artists
+                    .iter()
+                    .flat_map(|a| by_artist.get(a.index()).into_iter().flatten().copied())
+                    .collect();
+                items.sort_by(|a, b| {
+                    let p = |i: &ItemId| catalog.items[i.index()].popularity;
+                    p(b).total_cmp(&p(a)).then(a.cmp(b))
+                });
+                items
+            })
+            .collect();
         ItemIndex {
             by_artist,
             by_genre,
             genres_by_region: regions.chain([popularity.top()]).map(genres_in).collect(),
+            by_cluster,
+            cluster_of: catalog
+                .items
+                .iter()
+                .map(|i| artist_cluster.get(i.artist.index()).copied().flatten())
+                .collect(),
         }
     }
 
@@ -131,7 +168,9 @@ impl<'s> Gather<'s> {
 
 /// The candidate shelves for `ctx`, in a fixed order: because_you_listened (most recent artist
 /// first), your_top_genre, popular_in (the context's region), popular_on (the context's
-/// platform, which may differ from the listener's usual one), jump_back_in, discover. Every
+/// platform, which may differ from the listener's usual one), jump_back_in, discover,
+/// discover_cluster (when the catalog has clusters). because_you_listened draws similar
+/// artists from the embeddings when there are some, else similar items by co-listening. Every
 /// listener, with history or without, gets the popular_in and popular_on shelves. Shelves may
 /// hold fewer items than asked; page assembly drops those that are too short.
 pub(crate) fn generate(
@@ -160,11 +199,23 @@ pub(crate) fn generate(
             .map_or(&[][..], Vec::as_slice);
         let mut items = Gather::new(n, seen);
         items.fill(own.iter().copied(), n / 2);
-        let similar = own
-            .iter()
-            .take(3)
-            .flat_map(|&i| shared.similarity.similar(i).iter().map(|&(j, _)| j));
-        items.fill(similar, n);
+        match &shared.embeddings {
+            // The most popular item of each similar artist, most similar first.
+            Some(embeddings) => {
+                let similar = embeddings.similar(artist).iter();
+                items.fill(
+                    similar.filter_map(|a| index.by_artist.get(a.index())?.first().copied()),
+                    n,
+                );
+            }
+            None => {
+                let similar = own
+                    .iter()
+                    .take(3)
+                    .flat_map(|&i| shared.similarity.similar(i).iter().map(|&(j, _)| j));
+                items.fill(similar, n);
+            }
+        }
         if let Some(genre) = catalog.artist(artist).map(|a| a.genres[0]) {
             items.fill(genre_items(genre), n);
         }
@@ -230,6 +281,38 @@ pub(crate) fn generate(
             explanation: Explanation::Discover(genre),
             items: genre_items(genre).take(n).collect(),
         });
+    }
+
+    // Clusters new to the listener (none of their artists played or recent), found the same
+    // way as new genres.
+    if !index.by_cluster.is_empty() {
+        let cluster_of = |i: ItemId| index.cluster_of.get(i.index()).copied().flatten();
+        let known: BTreeSet<ClusterId> = shared
+            .affinity
+            .top_clusters(ctx.listener)
+            .iter()
+            .map(|&(c, _)| c)
+            .chain(ctx.recent_items.iter().filter_map(|&i| cluster_of(i)))
+            .collect();
+        let mut new_clusters: Vec<ClusterId> = Vec::new();
+        for &item in shared.popularity.top_in(ctx.region) {
+            if new_clusters.len() == config.discover_clusters {
+                break;
+            }
+            if let Some(c) = cluster_of(item)
+                && !known.contains(&c)
+                && !new_clusters.contains(&c)
+            {
+                new_clusters.push(c);
+            }
+        }
+        for cluster in new_clusters {
+            let items = index.by_cluster.get(cluster.index()).into_iter().flatten();
+            shelves.push(CandidateShelf {
+                explanation: Explanation::DiscoverCluster(cluster),
+                items: Gather::only(items.copied(), n, seen),
+            });
+        }
     }
     shelves
 }

@@ -6,10 +6,11 @@
 //! so training can separate it from appeal; ranking scores are taken at row 0, column 0.
 
 use crate::features::{Features, Namespace};
-use bart_core::{ArtistId, Context, Explanation, GenreId, Item, ItemId};
-use bart_models::Affinity;
+use bart_core::{ArtistId, ClusterId, Context, Explanation, GenreId, Item, ItemId, ListenerId};
+use bart_models::{Affinity, ArtistEmbeddings};
 use rustc_hash::FxHashMap;
 use std::fmt::Write;
+use std::sync::Arc;
 
 /// A position on the page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,6 +114,10 @@ pub trait ListenerFacts {
     fn genre_share(&self, genre: GenreId) -> f32;
     /// The listener's share of plays of the artist (0 if never played).
     fn artist_share(&self, artist: ArtistId) -> f32;
+    /// The listener's share of plays of the cluster's artists (0 if never played).
+    fn cluster_share(&self, cluster: ClusterId) -> f32;
+    /// The listener's predicted preference for the artist (0 without embeddings).
+    fn preference(&self, artist: ArtistId) -> f32;
 }
 
 /// [`ListenerFacts`] by scanning the context's lists.
@@ -138,6 +143,12 @@ impl ListenerFacts for Scan<'_> {
     fn artist_share(&self, artist: ArtistId) -> f32 {
         self.affinity.artist(self.ctx.listener, artist)
     }
+    fn cluster_share(&self, cluster: ClusterId) -> f32 {
+        self.affinity.cluster(self.ctx.listener, cluster)
+    }
+    fn preference(&self, artist: ArtistId) -> f32 {
+        self.affinity.preference(self.ctx.listener, artist)
+    }
 }
 
 /// [`ListenerFacts`] from tables built once per context.
@@ -148,6 +159,9 @@ pub struct Listener {
     /// Rank and share of each of the listener's top genres, by genre index (genres are few).
     genres: Vec<Option<(usize, f32)>>,
     artists: FxHashMap<ArtistId, f32>,
+    clusters: FxHashMap<ClusterId, f32>,
+    /// The listener and the embeddings their preferences come from.
+    preferences: Option<(ListenerId, Arc<ArtistEmbeddings>)>,
     /// What the tables may hold: most candidates are items and artists the listener never
     /// played, and their lookups end at one bit.
     seen: Seen,
@@ -166,6 +180,7 @@ impl Default for Seen {
 impl Seen {
     const ITEM: u32 = 0;
     const ARTIST: u32 = 1;
+    const CLUSTER: u32 = 2;
 
     fn bit(table: u32, id: u32) -> (usize, u64) {
         let h = (u64::from(table) << 32 | u64::from(id)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52;
@@ -210,11 +225,18 @@ impl Listener {
         for a in ctx.recent_artists.iter().chain(artists.keys()) {
             seen.insert(Seen::ARTIST, a.0);
         }
+        let mut clusters = FxHashMap::default();
+        for &(c, share) in affinity.top_clusters(ctx.listener) {
+            clusters.entry(c).or_insert(share);
+            seen.insert(Seen::CLUSTER, u32::from(c.0));
+        }
         Listener {
             recent_items: first(&ctx.recent_items),
             recent_artists: first(&ctx.recent_artists),
             genres,
             artists,
+            clusters,
+            preferences: affinity.embeddings().map(|e| (ctx.listener, Arc::clone(e))),
             seen,
         }
     }
@@ -241,6 +263,17 @@ impl ListenerFacts for Listener {
         held.then(|| self.artists.get(&artist).copied())
             .flatten()
             .unwrap_or(0.0)
+    }
+    fn cluster_share(&self, cluster: ClusterId) -> f32 {
+        let held = self.seen.may_hold(Seen::CLUSTER, u32::from(cluster.0));
+        held.then(|| self.clusters.get(&cluster).copied())
+            .flatten()
+            .unwrap_or(0.0)
+    }
+    fn preference(&self, artist: ArtistId) -> f32 {
+        self.preferences
+            .as_ref()
+            .map_or(0.0, |(listener, e)| e.preference(*listener, artist))
     }
 }
 
@@ -284,6 +317,7 @@ fn relation(
         Explanation::PopularOn(p) => u64::from(p == ctx.platform),
         Explanation::JumpBackIn => recency(facts.recent_item(item.id)),
         Explanation::Discover(g) => bucket(facts.genre_share(g), &[1e-6, 0.05, 0.15]),
+        Explanation::DiscoverCluster(c) => bucket(facts.cluster_share(c), &[1e-6, 0.05, 0.15]),
     }
 }
 
@@ -354,7 +388,9 @@ impl From<&Item> for ItemFacts {
     }
 }
 
-/// The values of the relation namespace: four small codes and two shares.
+/// The values of the relation namespace: four small codes and three real values, the
+/// listener's shares of plays of the item's genre and artist and their predicted preference
+/// for its artist (the dot product of their embeddings; 0 without embeddings).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Relation {
     relation: u64,
@@ -363,11 +399,14 @@ pub struct Relation {
     artist_affinity: u64,
     genre_share: f32,
     artist_share: f32,
+    preference: f32,
 }
 
 impl Relation {
     /// The namespace the features belong to.
     pub const NAMESPACE: &'static str = "r";
+    /// The number of real-valued features.
+    pub const REALS: usize = 3;
 
     /// The relation of `item` under `explanation` to the listener of `ctx`.
     pub fn of(ctx: &Context, affinity: &Affinity, item: &Item, explanation: &Explanation) -> Self {
@@ -392,6 +431,7 @@ impl Relation {
             artist_affinity: bucket(artist_share, &[1e-6, 0.02, 0.05, 0.1]),
             genre_share,
             artist_share,
+            preference: facts.preference(item.artist),
         }
     }
 
@@ -413,14 +453,15 @@ impl Relation {
 
     /// The values of the real-valued features, in the order [`write_real`](Self::write_real)
     /// writes them.
-    pub fn shares(&self) -> [f32; 2] {
-        [self.genre_share, self.artist_share]
+    pub fn reals(&self) -> [f32; Self::REALS] {
+        [self.genre_share, self.artist_share, self.preference]
     }
 
     /// The real-valued features (into the current namespace).
     pub fn write_real(&self, out: &mut impl FeatureSink) {
         out.real("genre_share", self.genre_share);
         out.real("artist_share", self.artist_share);
+        out.real("preference", self.preference);
     }
 }
 
@@ -504,7 +545,7 @@ pub(crate) mod tests {
             text(Explanation::PopularOn(Platform::Desktop)),
             format!(
                 "|e kind=5 instance={} |r relation={} familiar=15 genre_affinity=0 \
-                 artist_affinity=0 genre_share:0 artist_share:0",
+                 artist_affinity=0 genre_share:0 artist_share:0 preference:0",
                 kind | 1,
                 (5 << 8) | 1
             )
@@ -513,7 +554,7 @@ pub(crate) mod tests {
             text(Explanation::PopularOn(Platform::Speaker)),
             format!(
                 "|e kind=5 instance={} |r relation={} familiar=15 genre_affinity=0 \
-                 artist_affinity=0 genre_share:0 artist_share:0",
+                 artist_affinity=0 genre_share:0 artist_share:0 preference:0",
                 kind | 3,
                 5 << 8
             )

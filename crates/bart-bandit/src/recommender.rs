@@ -23,7 +23,7 @@ pub struct Recommender {
     index: ItemIndex,
     /// Per catalog item, what the relation features need (a small table that stays cached).
     facts: Vec<ItemFacts>,
-    /// The hashed ids of the relation's real-valued features (the two shares).
+    /// The hashed ids of the relation's real-valued features.
     share_ids: Vec<u32>,
     candidates: CandidateConfig,
     page: PageConfig,
@@ -45,7 +45,7 @@ impl Recommender {
                 "must be at least 1",
             ));
         }
-        // The ids of the relation's two shares, hashed once; each pair gives only their values.
+        // The ids of the relation's real features, hashed once; each pair gives only values.
         let mut f = Features::default();
         let mut h = Hashing::new(&mut f);
         h.namespace(Relation::NAMESPACE);
@@ -198,7 +198,7 @@ impl Recommender {
     /// The same scores by [`Pairwise`] parts: the context and the position once per page (the
     /// context's features hashed once), each item once per model (remembered by the model),
     /// each explanation with each combination of the relation's codes once per page, and per
-    /// (item, explanation) one dot product and the two relation shares.
+    /// (item, explanation) one dot product and the relation's real values.
     fn score_pairwise(
         &self,
         ctx: &Context,
@@ -284,7 +284,7 @@ impl Recommender {
                         at
                     }
                 };
-                Some((at, row, r.shares()))
+                Some((at, row, r.reals()))
             }));
         }
         // Item rows are scattered over a table of the whole catalog: ask for the row a few
@@ -359,8 +359,8 @@ fn prefetch(row: &[f32]) {
 }
 
 /// A candidate pair ready for its arithmetic: the place of its fixed part, its item's row and
-/// its relation shares.
-type Pair<'a> = (u32, &'a [f32], [f32; 2]);
+/// its relation's real values.
+type Pair<'a> = (u32, &'a [f32], [f32; Relation::REALS]);
 
 /// The reward model's features of cards: a context's own are computed once and reused for
 /// every card shown in it.

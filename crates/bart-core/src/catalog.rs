@@ -1,6 +1,6 @@
-//! Catalog entities (genres, regions, artists, items) and listeners.
+//! Catalog entities (genres, regions, artists, items, clusters of artists) and listeners.
 
-use crate::ids::{ArtistId, GenreId, ItemId, ListenerId, RegionId};
+use crate::ids::{ArtistId, ClusterId, GenreId, ItemId, ListenerId, RegionId};
 use serde::{Deserialize, Serialize};
 
 /// What a card links to.
@@ -150,6 +150,15 @@ pub struct Listener {
     pub age_group: AgeGroup,
 }
 
+/// Artists that are listened to alike (k-means over their embeddings), named by their tags.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Cluster {
+    pub id: ClusterId,
+    pub name: String,
+    /// The member artists, ascending; an artist belongs to at most one cluster.
+    pub artists: Vec<ArtistId>,
+}
+
 /// Everything that can be recommended, indexed by id.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
@@ -157,6 +166,9 @@ pub struct Catalog {
     pub regions: Vec<Region>,
     pub artists: Vec<Artist>,
     pub items: Vec<Item>,
+    /// Clusters of artists, when embeddings were fitted on the listening (none otherwise).
+    #[serde(default)]
+    pub clusters: Vec<Cluster>,
 }
 
 impl Catalog {
@@ -182,6 +194,13 @@ impl Catalog {
         self.regions
             .get(id.index())
             .map_or_else(|| format!("region {id}"), |r| r.name.clone())
+    }
+
+    /// The name of a cluster, or `"cluster <id>"` if unknown.
+    pub fn cluster_name(&self, id: ClusterId) -> String {
+        self.clusters
+            .get(id.index())
+            .map_or_else(|| format!("cluster {id}"), |c| c.name.clone())
     }
 
     /// The name of an artist, or `"artist <id>"` if unknown.

@@ -1,7 +1,7 @@
 //! Explanations: the reason a shelf exists, which is also its title.
 
 use crate::catalog::{Catalog, Platform};
-use crate::ids::{ArtistId, GenreId, RegionId};
+use crate::ids::{ArtistId, ClusterId, GenreId, RegionId};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -22,6 +22,8 @@ pub enum Explanation {
     Discover(GenreId),
     /// Items popular on the platform the listener is using.
     PopularOn(Platform),
+    /// Items of a cluster of artists new to the listener.
+    DiscoverCluster(ClusterId),
 }
 
 /// The kind of an explanation, without its argument.
@@ -34,18 +36,20 @@ pub enum ExplanationKind {
     JumpBackIn,
     Discover,
     PopularOn,
+    DiscoverCluster,
 }
 
 impl ExplanationKind {
     /// All kinds, in a fixed order. New kinds are appended: a kind's position is hashed into
     /// model features and stored.
-    pub const ALL: [ExplanationKind; 6] = [
+    pub const ALL: [ExplanationKind; 7] = [
         ExplanationKind::BecauseYouListened,
         ExplanationKind::YourTopGenre,
         ExplanationKind::PopularIn,
         ExplanationKind::JumpBackIn,
         ExplanationKind::Discover,
         ExplanationKind::PopularOn,
+        ExplanationKind::DiscoverCluster,
     ];
 
     /// Snake-case name, as used in features and logs.
@@ -57,6 +61,7 @@ impl ExplanationKind {
             ExplanationKind::JumpBackIn => "jump_back_in",
             ExplanationKind::Discover => "discover",
             ExplanationKind::PopularOn => "popular_on",
+            ExplanationKind::DiscoverCluster => "discover_cluster",
         }
     }
 }
@@ -71,6 +76,7 @@ impl Explanation {
             Explanation::JumpBackIn => ExplanationKind::JumpBackIn,
             Explanation::Discover(_) => ExplanationKind::Discover,
             Explanation::PopularOn(_) => ExplanationKind::PopularOn,
+            Explanation::DiscoverCluster(_) => ExplanationKind::DiscoverCluster,
         }
     }
 
@@ -88,6 +94,7 @@ impl Explanation {
                 Platform::Web => 2,
                 Platform::Speaker => 3,
             },
+            Explanation::DiscoverCluster(c) => u32::from(c.0),
         }
     }
 
@@ -105,6 +112,7 @@ impl Explanation {
                 Platform::Speaker => "Popular on smart speakers".to_string(),
                 _ => format!("Popular on {}", p.name()),
             },
+            Explanation::DiscoverCluster(c) => format!("Discover: {}", catalog.cluster_name(c)),
         }
     }
 }
@@ -121,7 +129,7 @@ impl fmt::Display for Explanation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::{Artist, Genre, Region};
+    use crate::catalog::{Artist, Cluster, Genre, Region};
     use crate::ids::ArtistId;
 
     #[test]
@@ -142,6 +150,11 @@ mod tests {
                 popularity: 0.5,
             }],
             items: vec![],
+            clusters: vec![Cluster {
+                id: ClusterId(0),
+                name: "black metal, death metal".into(),
+                artists: vec![ArtistId(0)],
+            }],
         };
         let t = |e: Explanation| e.title(&catalog);
         assert_eq!(
@@ -151,6 +164,14 @@ mod tests {
         assert_eq!(t(Explanation::PopularIn(RegionId(0))), "Popular in Brazil");
         assert_eq!(t(Explanation::JumpBackIn), "Jump back in");
         assert_eq!(t(Explanation::Discover(GenreId(0))), "Discover: afrobeat");
+        assert_eq!(
+            t(Explanation::DiscoverCluster(ClusterId(0))),
+            "Discover: black metal, death metal"
+        );
+        assert_eq!(
+            t(Explanation::DiscoverCluster(ClusterId(3))),
+            "Discover: cluster 3"
+        );
         assert_eq!(
             t(Explanation::YourTopGenre(GenreId(0))),
             "Your top genre: afrobeat"
@@ -179,7 +200,8 @@ mod tests {
                 "popular_in",
                 "jump_back_in",
                 "discover",
-                "popular_on"
+                "popular_on",
+                "discover_cluster"
             ]
         );
         for (i, kind) in ExplanationKind::ALL.into_iter().enumerate() {
@@ -212,5 +234,10 @@ mod tests {
             serde_json::from_str::<ExplanationKind>(r#""popular_on""#).unwrap(),
             ExplanationKind::PopularOn
         );
+        let e = Explanation::DiscoverCluster(ClusterId(7));
+        let json = serde_json::to_string(&e).unwrap();
+        assert_eq!(json, r#"{"kind":"discover_cluster","arg":7}"#);
+        assert_eq!(serde_json::from_str::<Explanation>(&json).unwrap(), e);
+        assert_eq!(e.to_string(), "discover_cluster(7)");
     }
 }

@@ -44,6 +44,10 @@ id!(
     GenreId(u16)
 );
 id!(
+    /// A cluster of artists that listen alike (k-means over their embeddings), named by tags.
+    ClusterId(u16)
+);
+id!(
     /// A region (country or market).
     RegionId(u16)
 );

@@ -10,11 +10,13 @@ pub mod history;
 pub mod ids;
 pub mod page;
 
-pub use catalog::{AgeGroup, Artist, Catalog, Genre, Item, ItemKind, Listener, Platform, Region};
+pub use catalog::{
+    AgeGroup, Artist, Catalog, Cluster, Genre, Item, ItemKind, Listener, Platform, Region,
+};
 pub use context::Context;
 pub use event::{Feedback, Impression, STREAM_THRESHOLD_MS};
 pub use explanation::{Explanation, ExplanationKind};
 pub use exploration::Exploration;
 pub use history::{Histories, Play};
-pub use ids::{ArtistId, GenreId, ImpressionId, ItemId, ListenerId, RegionId};
+pub use ids::{ArtistId, ClusterId, GenreId, ImpressionId, ItemId, ListenerId, RegionId};
 pub use page::{Card, Page, Shelf};

@@ -13,8 +13,8 @@
 
 use crate::error::{LogError, Result};
 use bart_core::{
-    ArtistId, Card, Explanation, Feedback, GenreId, Impression, ImpressionId, ItemId, Page,
-    Platform, RegionId, Shelf,
+    ArtistId, Card, ClusterId, Explanation, Feedback, GenreId, Impression, ImpressionId, ItemId,
+    Page, Platform, RegionId, Shelf,
 };
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, ErrorCode, OpenFlags, Row, params, params_from_iter};
@@ -547,6 +547,7 @@ enum ExplanationRecord {
     JumpBackIn,
     Discover(GenreId),
     PopularOn(Platform),
+    DiscoverCluster(ClusterId),
 }
 
 impl<'a> From<&'a Page> for PageRecord<'a> {
@@ -610,6 +611,7 @@ impl From<Explanation> for ExplanationRecord {
             Explanation::JumpBackIn => ExplanationRecord::JumpBackIn,
             Explanation::Discover(g) => ExplanationRecord::Discover(g),
             Explanation::PopularOn(p) => ExplanationRecord::PopularOn(p),
+            Explanation::DiscoverCluster(c) => ExplanationRecord::DiscoverCluster(c),
         }
     }
 }
@@ -623,6 +625,7 @@ impl From<ExplanationRecord> for Explanation {
             ExplanationRecord::JumpBackIn => Explanation::JumpBackIn,
             ExplanationRecord::Discover(g) => Explanation::Discover(g),
             ExplanationRecord::PopularOn(p) => Explanation::PopularOn(p),
+            ExplanationRecord::DiscoverCluster(c) => Explanation::DiscoverCluster(c),
         }
     }
 }

@@ -1,6 +1,6 @@
 use bart_core::{
-    AgeGroup, ArtistId, Card, Context, Explanation, Exploration, Feedback, GenreId, Impression,
-    ImpressionId, ItemId, ListenerId, Page, Platform, RegionId, Shelf,
+    AgeGroup, ArtistId, Card, ClusterId, Context, Explanation, Exploration, Feedback, GenreId,
+    Impression, ImpressionId, ItemId, ListenerId, Page, Platform, RegionId, Shelf,
 };
 use bart_log::{EventStore, JoinQuery, LogError, LoggedPage};
 use std::path::Path;
@@ -29,6 +29,7 @@ fn page(id: u64, shelves: u16, cards: u16, base: u32) -> Page {
         Explanation::JumpBackIn,
         Explanation::Discover(GenreId(9)),
         Explanation::PopularOn(Platform::Speaker),
+        Explanation::DiscoverCluster(ClusterId(11)),
     ];
     Page {
         impression: ImpressionId(id),

@@ -1,9 +1,12 @@
-//! Listener-artist and listener-genre affinity: each listener's share of plays, optionally
-//! with older plays counting less (exponential decay with a half-life).
+//! Listener-artist, listener-genre and listener-cluster affinity: each listener's share of
+//! plays, optionally with older plays counting less (exponential decay with a half-life);
+//! and, when embeddings were fitted, the listener's predicted preference for an artist.
 
+use crate::artist_embeddings::ArtistEmbeddings;
 use crate::error::{ModelError, Result};
-use bart_core::{ArtistId, Catalog, GenreId, Histories, ListenerId, Play};
+use bart_core::{ArtistId, Catalog, ClusterId, GenreId, Histories, ListenerId, Play};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Per-listener affinities, each list sorted by descending share (ties by id) and summing to 1
 /// (empty for listeners without history).
@@ -11,6 +14,9 @@ use std::collections::BTreeMap;
 pub struct Affinity {
     artists: Vec<Vec<(ArtistId, f32)>>,
     genres: Vec<Vec<(GenreId, f32)>>,
+    /// Shares of the catalog's clusters (empty lists when it has none).
+    clusters: Vec<Vec<(ClusterId, f32)>>,
+    embeddings: Option<Arc<ArtistEmbeddings>>,
 }
 
 impl Affinity {
@@ -42,11 +48,23 @@ impl Affinity {
     }
 
     fn weighted(catalog: &Catalog, histories: &Histories, weight: impl Fn(&Play) -> f64) -> Self {
+        let members = || {
+            catalog
+                .clusters
+                .iter()
+                .flat_map(|c| c.artists.iter().map(|&a| (a, c.id)))
+        };
+        let mut cluster_of = vec![None; members().map(|(a, _)| a.index() + 1).max().unwrap_or(0)];
+        for (a, c) in members() {
+            cluster_of[a.index()] = Some(c);
+        }
         let mut artists = Vec::with_capacity(histories.len());
         let mut genres = Vec::with_capacity(histories.len());
+        let mut clusters = Vec::with_capacity(histories.len());
         for plays in histories {
             let mut by_artist: BTreeMap<ArtistId, f64> = BTreeMap::new();
             let mut by_genre: BTreeMap<GenreId, f64> = BTreeMap::new();
+            let mut by_cluster: BTreeMap<ClusterId, f64> = BTreeMap::new();
             for (play, item) in plays
                 .iter()
                 .filter_map(|p| catalog.item(p.item).map(|i| (p, i)))
@@ -54,11 +72,28 @@ impl Affinity {
                 let w = weight(play);
                 *by_artist.entry(item.artist).or_default() += w;
                 *by_genre.entry(item.genre()).or_default() += w;
+                if let Some(&Some(c)) = cluster_of.get(item.artist.index()) {
+                    *by_cluster.entry(c).or_default() += w;
+                }
             }
             artists.push(shares(by_artist));
             genres.push(shares(by_genre));
+            clusters.push(shares(by_cluster));
         }
-        Affinity { artists, genres }
+        Affinity {
+            artists,
+            genres,
+            clusters,
+            embeddings: None,
+        }
+    }
+
+    /// The same affinities with the listeners' predicted preferences from `embeddings`.
+    pub fn with_embeddings(self, embeddings: Arc<ArtistEmbeddings>) -> Self {
+        Affinity {
+            embeddings: Some(embeddings),
+            ..self
+        }
     }
 
     /// The listener's artists, most played first.
@@ -81,6 +116,31 @@ impl Affinity {
     /// The listener's share of plays of this genre (0 if never played).
     pub fn genre(&self, listener: ListenerId, genre: GenreId) -> f32 {
         lookup(self.top_genres(listener), genre)
+    }
+
+    /// The listener's clusters, most played first (empty without clusters in the catalog).
+    pub fn top_clusters(&self, listener: ListenerId) -> &[(ClusterId, f32)] {
+        self.clusters
+            .get(listener.index())
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// The listener's share of plays of this cluster's artists (0 if never played).
+    pub fn cluster(&self, listener: ListenerId, cluster: ClusterId) -> f32 {
+        lookup(self.top_clusters(listener), cluster)
+    }
+
+    /// The embeddings the preferences come from, if any.
+    pub fn embeddings(&self) -> Option<&Arc<ArtistEmbeddings>> {
+        self.embeddings.as_ref()
+    }
+
+    /// The listener's predicted preference for the artist, the dot product of their
+    /// embeddings (0 without embeddings, or for a listener or artist they do not hold).
+    pub fn preference(&self, listener: ListenerId, artist: ArtistId) -> f32 {
+        self.embeddings
+            .as_ref()
+            .map_or(0.0, |e| e.preference(listener, artist))
     }
 }
 
@@ -118,6 +178,37 @@ mod tests {
         assert_eq!(a.genre(ListenerId(0), GenreId(1)), 0.25);
         assert_eq!(a.genre(ListenerId(0), GenreId(7)), 0.0);
         assert!(a.top_genres(ListenerId(99)).is_empty());
+        assert!(a.top_clusters(ListenerId(0)).is_empty(), "no clusters");
+        assert_eq!(
+            a.preference(ListenerId(0), ArtistId(0)),
+            0.0,
+            "no embeddings"
+        );
+    }
+
+    #[test]
+    fn cluster_shares_count_the_plays_of_member_artists() {
+        let (mut catalog, _, histories) = tiny_world();
+        // Artist 1 alone in cluster 0; artist 0 in no cluster.
+        catalog.clusters = vec![bart_core::Cluster {
+            id: ClusterId(0),
+            name: "c".into(),
+            artists: vec![ArtistId(1)],
+        }];
+        let a = Affinity::from_history(&catalog, &histories);
+        // Only clustered plays count: listener 0's one play of artist 1 is all of them.
+        assert_eq!(a.top_clusters(ListenerId(0)), &[(ClusterId(0), 1.0)]);
+        assert_eq!(a.cluster(ListenerId(1), ClusterId(0)), 1.0);
+        assert_eq!(a.cluster(ListenerId(1), ClusterId(1)), 0.0);
+        let factors = crate::als::Factors {
+            rank: 1,
+            users: vec![2.0, -1.0],
+            items: vec![0.5, 3.0],
+        };
+        let e = Arc::new(ArtistEmbeddings::new(&factors, 1).unwrap());
+        let a = a.with_embeddings(e);
+        assert_eq!(a.preference(ListenerId(0), ArtistId(1)), 6.0);
+        assert_eq!(a.preference(ListenerId(1), ArtistId(0)), -0.5);
     }
 
     #[test]

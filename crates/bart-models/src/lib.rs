@@ -6,6 +6,7 @@
 
 pub mod affinity;
 pub mod als;
+pub mod artist_embeddings;
 pub mod embeddings;
 pub mod error;
 pub mod kmeans;
@@ -21,12 +22,14 @@ pub mod split;
 mod store;
 
 pub use affinity::Affinity;
+pub use artist_embeddings::ArtistEmbeddings;
 pub use error::{ModelError, Result};
 pub use linalg::dot_f32;
 pub use popularity::Popularity;
 pub use similarity::Similarity;
 
 use bart_core::{Catalog, Histories, Listener};
+use std::sync::Arc;
 
 /// All shared models, built together from one catalog and history.
 #[derive(Clone, Debug)]
@@ -34,6 +37,9 @@ pub struct SharedModels {
     pub affinity: Affinity,
     pub similarity: Similarity,
     pub popularity: Popularity,
+    /// Listener and artist embeddings, when they were fitted on the history (the affinity
+    /// holds them too, for its preferences).
+    pub embeddings: Option<Arc<ArtistEmbeddings>>,
 }
 
 impl SharedModels {
@@ -48,6 +54,18 @@ impl SharedModels {
             affinity: Affinity::from_history(catalog, histories),
             similarity: Similarity::from_history(catalog.items.len(), histories, neighbours),
             popularity: Popularity::from_history(catalog, listeners, histories),
+            embeddings: None,
+        }
+    }
+
+    /// The same models with embeddings: similar artists for the shelves, preferences for
+    /// the reward model.
+    pub fn with_embeddings(self, embeddings: ArtistEmbeddings) -> Self {
+        let embeddings = Arc::new(embeddings);
+        SharedModels {
+            affinity: self.affinity.with_embeddings(Arc::clone(&embeddings)),
+            embeddings: Some(embeddings),
+            ..self
         }
     }
 }
@@ -88,6 +106,7 @@ pub(crate) mod tests {
                 item(3, 1, 1),
                 item(4, 1, 1),
             ],
+            clusters: vec![],
         };
         let listener = |id: u32| Listener {
             id: ListenerId(id),

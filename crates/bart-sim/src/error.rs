@@ -31,4 +31,7 @@ pub enum SimError {
     /// Off-policy evaluation failed.
     #[error(transparent)]
     Ope(#[from] bart_ope::OpeError),
+    /// Listening data could not be read, or a shared model could not be fitted.
+    #[error(transparent)]
+    Models(#[from] bart_models::ModelError),
 }

@@ -17,7 +17,7 @@ use bart_bandit::{
 };
 use bart_core::{Impression, ImpressionId};
 use bart_log::{EventStore, JoinQuery, LoggedPage};
-use bart_models::SharedModels;
+use bart_models::{ArtistEmbeddings, SharedModels};
 use bart_ope::{Estimate, LoggedPageRef, PolicyValue, Target, evaluate, stream_rate};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -211,9 +211,10 @@ pub fn bar(len: u64, msg: &str, visible: bool) -> ProgressBar {
     pb
 }
 
-/// Builds the world and the recommender, then runs the loop. Writes `world.json`, the event
-/// store, one model file per night (`models/`) and `report.json` into `config.data_dir`,
-/// replacing those of an earlier demo there.
+/// Builds the world ([`World::build`]: around the listening data in `config.data_dir` when
+/// `config.world` names some) and the recommender, then runs the loop. Writes `world.json`,
+/// the event store, one model file per night (`models/`) and `report.json` into
+/// `config.data_dir`, replacing those of an earlier demo there.
 pub fn run(
     config: &DemoConfig,
     progress: bool,
@@ -235,12 +236,15 @@ pub fn run(
             std::fs::remove_file(&path).map_err(io(&path))?;
         }
     }
+    let pb = bar(0, "building the world", progress);
+    pb.enable_steady_tick(std::time::Duration::from_millis(200));
+    let world = World::build(&config.world, dir)?;
     let world_path = DataDir::world(dir);
-    let json = serde_json::to_string_pretty(&config.world).expect("config serialises");
+    let json = serde_json::to_string_pretty(&world.config).expect("config serialises");
     std::fs::write(&world_path, json).map_err(io(&world_path))?;
 
-    let world = World::generate(&config.world)?;
     let recommender = build_recommender(&world, config.candidates.clone(), config.page.clone())?;
+    pb.finish_and_clear();
     let mut store = EventStore::create(dir)?;
     let mut listening = Listening::new(&world);
     let mut model = RewardModel::new(config.model.clone())?;
@@ -440,13 +444,25 @@ pub fn run(
     Ok((world, recommender, report))
 }
 
-/// The recommender for a world: shared models from its history.
+/// Similar items (and similar artists) kept per item (artist).
+const NEIGHBOURS: usize = 20;
+
+/// The recommender for a world: shared models from its history, with the world's embeddings
+/// when it has some.
 pub fn build_recommender(
     world: &World,
     candidates: CandidateConfig,
     page: PageConfig,
 ) -> Result<Recommender, SimError> {
-    let shared = SharedModels::build(&world.catalog, &world.listeners, &world.histories, 20);
+    let mut shared = SharedModels::build(
+        &world.catalog,
+        &world.listeners,
+        &world.histories,
+        NEIGHBOURS,
+    );
+    if let Some(e) = &world.embeddings {
+        shared = shared.with_embeddings(ArtistEmbeddings::new(&e.factors, NEIGHBOURS)?);
+    }
     Ok(Recommender::new(
         world.catalog.clone(),
         shared,

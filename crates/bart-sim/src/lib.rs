@@ -4,6 +4,7 @@
 pub mod compare;
 pub mod error;
 pub mod experiment;
+pub mod listening_world;
 mod names;
 pub mod report;
 pub mod response;
@@ -11,5 +12,6 @@ pub mod unbiased;
 pub mod world;
 
 pub use error::SimError;
+pub use listening_world::HOLDOUT;
 pub use response::Listening;
 pub use world::{World, WorldConfig};

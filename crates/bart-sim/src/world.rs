@@ -2,11 +2,13 @@
 //! tastes that decide how a listener responds to a card.
 
 use crate::error::SimError;
+use crate::listening_world::FactorAppeal;
 use crate::names::{self, GENRES, REGIONS};
 use bart_core::{
-    AgeGroup, Artist, ArtistId, Catalog, Context, Explanation, Genre, GenreId, Histories, Item,
-    ItemId, ItemKind, Listener, ListenerId, Platform, Play, Region, RegionId,
+    AgeGroup, Artist, ArtistId, Catalog, ClusterId, Context, Explanation, Genre, GenreId,
+    Histories, Item, ItemId, ItemKind, Listener, ListenerId, Platform, Play, Region, RegionId,
 };
+use bart_models::embeddings::Embeddings;
 use rand::{Rng, RngExt, SeedableRng};
 use rand_distr::{Beta, LogNormal, StandardNormal};
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -19,7 +21,7 @@ use std::fmt;
 pub const DAY: u64 = 86_400;
 
 /// Relative activity for each LOCAL hour of the day: night trough, morning bump, evening peak.
-const DAILY_CURVE: [f64; 24] = [
+pub(crate) const DAILY_CURVE: [f64; 24] = [
     0.020, 0.012, 0.008, 0.006, 0.006, 0.010, 0.025, 0.045, 0.055, 0.045, 0.040, 0.042, 0.048,
     0.045, 0.042, 0.044, 0.050, 0.058, 0.066, 0.075, 0.080, 0.078, 0.062, 0.040,
 ];
@@ -56,7 +58,10 @@ const RECENCY_CENTER: f64 = 0.45;
 /// A shelf title that does not fit the item or the listener ("wrong explanation").
 const WRONG: f64 = -1.8;
 
-/// Configuration of the synthetic world. Every count is validated by [`WorldConfig::validate`].
+/// Configuration of a world: generated (the synthetic world), or built around imported
+/// listening data, whose counts of artists, items, listeners and tags then decide those
+/// fields (see [`World::from_listening`]). Every count is validated by
+/// [`WorldConfig::validate`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WorldConfig {
     /// Seed of every random choice made while generating the world.
@@ -77,6 +82,10 @@ pub struct WorldConfig {
     pub start: u64,
     /// Histories span `[start - history_days days, start)`.
     pub history_days: u32,
+    /// The checksum of the listening data (`listening.bin` of the data directory) the world
+    /// is built around; `None` for a generated world.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listening_checksum: Option<u64>,
 }
 
 impl Default for WorldConfig {
@@ -91,6 +100,7 @@ impl Default for WorldConfig {
             plays_per_listener: 60,
             start: 1_767_571_200, // 2026-01-05T00:00:00Z, a Monday
             history_days: 60,
+            listening_checksum: None,
         }
     }
 }
@@ -177,7 +187,7 @@ pub(crate) struct Weighted {
 }
 
 impl Weighted {
-    fn new(ids: Vec<u32>, weights: impl IntoIterator<Item = f64>) -> Self {
+    pub(crate) fn new(ids: Vec<u32>, weights: impl IntoIterator<Item = f64>) -> Self {
         let mut total = 0.0;
         let cdf = weights
             .into_iter()
@@ -190,7 +200,7 @@ impl Weighted {
         Weighted { ids, cdf }
     }
 
-    fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<u32> {
+    pub(crate) fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> Option<u32> {
         let total = *self.cdf.last()?;
         if total <= 0.0 {
             return Some(self.ids[rng.random_range(0..self.ids.len())]);
@@ -204,21 +214,25 @@ impl Weighted {
     }
 }
 
-/// A listener's hidden tastes.
+/// A listener's hidden tastes. A world built from listening data fills only what the
+/// explanation effects read (the favourite and top genres and clusters, the curiosity); the
+/// genre log-preferences and favourite artists feed the generated world's appeal.
 #[derive(Clone, Debug)]
-struct Taste {
+pub(crate) struct Taste {
     /// Log-preference over genres (before the daypart shift).
-    genre: Vec<f64>,
+    pub(crate) genre: Vec<f64>,
     /// How strongly the listener follows the genres' daypart profiles.
-    daypart_strength: f64,
+    pub(crate) daypart_strength: f64,
     /// The 2-4 favourite genres, strongest first.
-    favourite_genres: Vec<GenreId>,
+    pub(crate) favourite_genres: Vec<GenreId>,
     /// Favourite artists, sorted.
-    favourite_artists: Vec<ArtistId>,
+    pub(crate) favourite_artists: Vec<ArtistId>,
     /// Openness to new genres, in [0, 1].
-    curiosity: f64,
+    pub(crate) curiosity: f64,
     /// The top three genres for each daypart (taste + daypart shift), best first.
-    top_genres: [Vec<GenreId>; 4],
+    pub(crate) top_genres: [Vec<GenreId>; 4],
+    /// The catalog clusters the listener plays most (none in a generated world).
+    pub(crate) favourite_clusters: Vec<ClusterId>,
 }
 
 /// The hidden ground truth of the world. Never exposed: the only window is
@@ -226,17 +240,29 @@ struct Taste {
 #[derive(Clone)]
 pub(crate) struct Truth {
     /// Per genre: log-preference shift for [night, morning, afternoon, evening].
-    genre_daypart: Vec<[f64; 4]>,
+    pub(crate) genre_daypart: Vec<[f64; 4]>,
     /// Per region: UTC offset in hours.
-    region_offset: Vec<i32>,
+    pub(crate) region_offset: Vec<i32>,
     /// Per listener.
-    tastes: Vec<Taste>,
+    pub(crate) tastes: Vec<Taste>,
     /// Listener activity levels (visit rates), for sampling visitors.
-    activity: Weighted,
+    pub(crate) activity: Weighted,
     /// Cumulative distribution of the local hour of a visit or a play.
-    hour: Weighted,
+    pub(crate) hour: Weighted,
     /// The world's start as days since 1970 (release recency is measured against it).
-    start_day: u32,
+    pub(crate) start_day: u32,
+    /// How much a listener likes an item before the context and the shelf's title.
+    pub(crate) appeal: Appeal,
+}
+
+/// The part of the stream logit that depends on the listener and the item alone (and, in a
+/// generated world, on the platform, daypart and age group).
+#[derive(Clone)]
+pub(crate) enum Appeal {
+    /// Genre taste, favourite artists, quality, platform x kind, age x release recency.
+    Generated,
+    /// From the factors of every play of imported listening data.
+    Factors(FactorAppeal),
 }
 
 impl fmt::Debug for Truth {
@@ -291,6 +317,20 @@ impl Truth {
         repeats: u32,
     ) -> f64 {
         let d = usize::from(ctx.daypart().min(3));
+        let mut logit = match &self.appeal {
+            Appeal::Generated => self.generated_appeal(taste, ctx, item, d),
+            Appeal::Factors(f) => f.appeal(ctx.listener, item.artist),
+        };
+        let recent = ctx.recent_items.contains(&item.id);
+        if recent {
+            logit += FAMILIAR;
+        }
+        logit += self.explanation_effect(catalog, taste, ctx, item, explanation, d, recent);
+        logit - BOREDOM * f64::from(repeats)
+    }
+
+    /// The generated world's appeal of an item to a listener in a context.
+    fn generated_appeal(&self, taste: &Taste, ctx: &Context, item: &Item, d: usize) -> f64 {
         // Genre taste: the primary genre counts most.
         let primary = self.taste_at(taste, item.genres[0], d);
         let genre = if item.genres.len() > 1 {
@@ -311,13 +351,7 @@ impl Truth {
         logit += PLATFORM_KIND[platform_index(ctx.platform)][kind_index(item.kind)];
         let age_days = f64::from(self.start_day.saturating_sub(item.release_day));
         let recency = (-age_days / RECENCY_DAYS).exp();
-        logit += AGE_RECENCY[age_index(ctx.age_group)] * (recency - RECENCY_CENTER);
-        let recent = ctx.recent_items.contains(&item.id);
-        if recent {
-            logit += FAMILIAR;
-        }
-        logit += self.explanation_effect(catalog, taste, ctx, item, explanation, d, recent);
-        logit - BOREDOM * f64::from(repeats)
+        logit + AGE_RECENCY[age_index(ctx.age_group)] * (recency - RECENCY_CENTER)
     }
 
     /// How the explanation (the shelf's title) changes the appeal of the item, in context.
@@ -396,24 +430,39 @@ impl Truth {
                 if !item.genres.contains(&g) {
                     return WRONG;
                 }
-                let mut effect = 6.3 * taste.curiosity - 2.1;
-                if ctx.weekday >= 5 {
-                    effect += 1.0;
+                discovery(taste, ctx, taste.favourite_genres.contains(&g))
+            }
+            Explanation::DiscoverCluster(c) => {
+                let member = catalog
+                    .clusters
+                    .get(c.index())
+                    .is_some_and(|cluster| cluster.artists.binary_search(&item.artist).is_ok());
+                if !member {
+                    return WRONG;
                 }
-                effect += match ctx.platform {
-                    Platform::Desktop => 1.0,
-                    Platform::Web => 0.5,
-                    Platform::Mobile => 0.0,
-                    Platform::Speaker => -0.4,
-                };
-                if taste.favourite_genres.contains(&g) {
-                    // Nothing to discover in a favourite genre.
-                    effect = effect.min(0.0) - 1.3;
-                }
-                effect
+                discovery(taste, ctx, taste.favourite_clusters.contains(&c))
             }
         }
     }
+}
+
+/// The effect of a "Discover" title on an item that fits it: curious listeners like it,
+/// more at weekends and on computers; nothing is left to discover in a favourite.
+fn discovery(taste: &Taste, ctx: &Context, favourite: bool) -> f64 {
+    let mut effect = 6.3 * taste.curiosity - 2.1;
+    if ctx.weekday >= 5 {
+        effect += 1.0;
+    }
+    effect += match ctx.platform {
+        Platform::Desktop => 1.0,
+        Platform::Web => 0.5,
+        Platform::Mobile => 0.0,
+        Platform::Speaker => -0.4,
+    };
+    if favourite {
+        effect = effect.min(0.0) - 1.3;
+    }
+    effect
 }
 
 fn platform_index(p: Platform) -> usize {
@@ -433,26 +482,74 @@ fn examine(row: u16, column: u16) -> f64 {
     1.0 / ((1.0 + 0.3 * f64::from(row)) * (1.0 + 0.12 * f64::from(column)))
 }
 
-fn sigmoid(x: f64) -> f64 {
+pub(crate) fn sigmoid(x: f64) -> f64 {
     1.0 / (1.0 + (-x).exp())
 }
 
-/// The synthetic world: a public catalog, listeners and histories, and hidden tastes.
+/// A world: a public catalog, listeners and histories, and hidden tastes.
 #[derive(Clone, Debug)]
 pub struct World {
-    /// The configuration the world was generated from.
+    /// The configuration the world was made from.
     pub config: WorldConfig,
-    /// Genres, regions, artists and items; ids equal indices.
+    /// Genres, regions, artists, items and clusters; ids equal indices.
     pub catalog: Catalog,
     /// Public listener profiles; ids equal indices.
     pub listeners: Vec<Listener>,
     /// Per listener, the chronological streams made before `config.start`.
     pub histories: Histories,
+    /// ALS factors of listeners and artists and the artists' clusters, fitted on the
+    /// history's play counts, for the recommender (worlds built from listening data; the
+    /// catalog's clusters come from them).
+    pub embeddings: Option<Embeddings>,
     pub(crate) truth: Truth,
 }
 
+/// The regions of a world (the first of the shipped table, with their UTC offsets) and the
+/// draws of a listener's public profile.
+pub(crate) struct Profiles {
+    pub(crate) regions: Vec<Region>,
+    /// Per region: UTC offset in hours.
+    pub(crate) offsets: Vec<i32>,
+    region: Weighted,
+    platform: Weighted,
+    age: Weighted,
+}
+
+impl Profiles {
+    /// The first `regions` regions; the first are the largest.
+    pub(crate) fn new(regions: usize) -> Self {
+        let specs = &REGIONS[..regions];
+        Profiles {
+            regions: (0..)
+                .zip(specs)
+                .map(|(i, r)| Region {
+                    id: RegionId(i),
+                    name: r.name.to_string(),
+                })
+                .collect(),
+            offsets: specs.iter().map(|r| r.utc_offset).collect(),
+            region: Weighted::new(
+                (0..regions as u32).collect(),
+                (0..regions).map(|i| ((i + 1) as f64).powf(-0.7)),
+            ),
+            platform: Weighted::new(vec![0, 1, 2, 3], [0.6, 0.2, 0.12, 0.08]),
+            age: Weighted::new(vec![0, 1, 2, 3], [0.3, 0.32, 0.23, 0.15]),
+        }
+    }
+
+    /// Listener `id`'s region, main platform and age group, drawn in that order.
+    pub(crate) fn draw<R: Rng + ?Sized>(&self, id: u32, rng: &mut R) -> Listener {
+        Listener {
+            id: ListenerId(id),
+            region: RegionId(self.region.sample(rng).unwrap_or(0) as u16),
+            platform: Platform::ALL[self.platform.sample(rng).unwrap_or(0) as usize],
+            age_group: AgeGroup::ALL[self.age.sample(rng).unwrap_or(0) as usize],
+        }
+    }
+}
+
 /// A generator with its own stream, so that the phases of generation do not disturb each other.
-fn phase_rng(seed: u64, phase: u64) -> Xoshiro256PlusPlus {
+pub(crate) fn phase_rng(seed: u64, phase: u64) -> Xoshiro256PlusPlus {
     Xoshiro256PlusPlus::seed_from_u64(seed ^ phase.wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }
 
@@ -495,6 +592,13 @@ impl World {
     /// Generates the world from the config: deterministic given `config.seed`.
     pub fn generate(config: &WorldConfig) -> Result<World, SimError> {
         config.validate()?;
+        if let Some(checksum) = config.listening_checksum {
+            return Err(SimError::InvalidConfig {
+                field: "listening_checksum",
+                value: format!("{checksum:#x}"),
+                reason: "a world of listening data is built from the data (World::build)",
+            });
+        }
         let seed = config.seed;
         let n_genres = config.genres;
         let start_day = (config.start / DAY) as u32;
@@ -520,22 +624,7 @@ impl World {
         let genre_index = |name: &str| GENRES[..n_genres].iter().position(|(g, _)| *g == name);
 
         // Regions: sizes, UTC offsets and favoured genres.
-        let regions: Vec<Region> = REGIONS[..config.regions]
-            .iter()
-            .enumerate()
-            .map(|(i, r)| Region {
-                id: RegionId(i as u16),
-                name: r.name.to_string(),
-            })
-            .collect();
-        let region_offset: Vec<i32> = REGIONS[..config.regions]
-            .iter()
-            .map(|r| r.utc_offset)
-            .collect();
-        let region_sampler = Weighted::new(
-            (0..config.regions as u32).collect(),
-            (0..config.regions).map(|i| ((i + 1) as f64).powf(-0.7)),
-        );
+        let profiles = Profiles::new(config.regions);
         let region_genre: Vec<Vec<f64>> = REGIONS[..config.regions]
             .iter()
             .map(|spec| {
@@ -713,23 +802,15 @@ impl World {
 
         // Listeners: public profile and hidden tastes.
         let mut rng = phase_rng(seed, 4);
-        let platform_sampler = Weighted::new(vec![0, 1, 2, 3], [0.6, 0.2, 0.12, 0.08]);
-        let age_sampler = Weighted::new(vec![0, 1, 2, 3], [0.3, 0.32, 0.23, 0.15]);
         let curiosity_dist = Beta::new(2.0, 2.5).expect("valid beta");
         let activity_dist = LogNormal::new(0.0, 1.0).expect("valid lognormal");
         let mut listeners = Vec::with_capacity(config.listeners);
         let mut tastes = Vec::with_capacity(config.listeners);
         let mut activity = Vec::with_capacity(config.listeners);
         for l in 0..config.listeners {
-            let region = RegionId(region_sampler.sample(&mut rng).unwrap_or(0) as u16);
-            let platform = Platform::ALL[platform_sampler.sample(&mut rng).unwrap_or(0) as usize];
-            let age_group = AgeGroup::ALL[age_sampler.sample(&mut rng).unwrap_or(0) as usize];
-            listeners.push(Listener {
-                id: ListenerId(l as u32),
-                region,
-                platform,
-                age_group,
-            });
+            let listener = profiles.draw(l as u32, &mut rng);
+            let region = listener.region;
+            listeners.push(listener);
             let curiosity: f64 = rng.sample(curiosity_dist);
             let daypart_strength = rng.random_range(0.3..1.5);
             activity.push(rng.sample(activity_dist));
@@ -797,16 +878,18 @@ impl World {
                 favourite_artists,
                 curiosity,
                 top_genres,
+                favourite_clusters: Vec::new(),
             });
         }
 
         let truth = Truth {
             genre_daypart,
-            region_offset,
+            region_offset: profiles.offsets,
             tastes,
             activity: Weighted::new((0..config.listeners as u32).collect(), activity.clone()),
             hour: Weighted::new((0..24).collect(), DAILY_CURVE),
             start_day,
+            appeal: Appeal::Generated,
         };
 
         // Histories: sessions of plays drawn from the tastes, inside the window.
@@ -839,12 +922,14 @@ impl World {
             config: config.clone(),
             catalog: Catalog {
                 genres,
-                regions,
+                regions: profiles.regions,
                 artists,
                 items,
+                clusters: Vec::new(),
             },
             listeners,
             histories,
+            embeddings: None,
             truth,
         })
     }

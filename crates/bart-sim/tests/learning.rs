@@ -14,6 +14,7 @@ use bart_core::{
 };
 use bart_ope::{Target, evaluate};
 use bart_sim::experiment::build_recommender;
+use bart_sim::listening_world::sample_listening;
 use bart_sim::unbiased::page_rewards;
 use bart_sim::{Listening, World, WorldConfig};
 use rand::SeedableRng;
@@ -32,13 +33,23 @@ fn world() -> World {
     .unwrap()
 }
 
+/// The generated world above, and a world of as many listeners built around sample
+/// listening data (with embeddings, so preferences are not 0, and clusters).
+fn worlds() -> [World; 2] {
+    let data = sample_listening(300, 400, 5);
+    let listening = World::from_listening(&world().config, &data, 0).unwrap();
+    assert!(listening.embeddings.is_some() && !listening.catalog.clusters.is_empty());
+    [world(), listening]
+}
+
 fn contexts(world: &World, n: u32) -> Vec<Context> {
     let listening = Listening::new(world);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(5);
+    let listeners = world.listeners.len() as u32;
     (0..n)
         .map(|l| {
             let ts = world.config.start + u64::from(l) * 997;
-            listening.context(world, ListenerId(l % 300), ts, &mut rng)
+            listening.context(world, ListenerId(l % listeners), ts, &mut rng)
         })
         .collect()
 }
@@ -250,9 +261,14 @@ fn training_is_bit_for_bit_the_same_on_one_thread_or_many() {
 
 #[test]
 fn logs_exported_as_cb_adf_read_back_to_the_served_draws_and_the_models_features() {
-    let world = world();
-    let rec = build_recommender(&world, CandidateConfig::default(), PageConfig::default()).unwrap();
-    let ctxs = contexts(&world, 40);
+    for world in worlds() {
+        exported_logs_read_back(&world);
+    }
+}
+
+fn exported_logs_read_back(world: &World) {
+    let rec = build_recommender(world, CandidateConfig::default(), PageConfig::default()).unwrap();
+    let ctxs = contexts(world, 40);
     // A model with non-trivial scores: a few updates on logged-like cards.
     let mut model = RewardModel::new(ModelConfig::default()).unwrap();
     let cards: Vec<LoggedCard<'_>> = ctxs
@@ -284,7 +300,7 @@ fn logs_exported_as_cb_adf_read_back_to_the_served_draws_and_the_models_features
 
     let policy = EpsilonGreedy::new(0.2).unwrap();
     let mut featuriser = CardFeaturiser::new(&rec);
-    let (mut checked, mut text) = (0, String::new());
+    let (mut checked, mut text, mut preferred) = (0, String::new(), 0);
     for (k, ctx) in ctxs.iter().enumerate() {
         let page = rec
             .page(
@@ -325,8 +341,12 @@ fn logs_exported_as_cb_adf_read_back_to_the_served_draws_and_the_models_features
                 .iter()
                 .find(|s| s.explanation == shelf.explanation)
                 .unwrap();
-            // Serving's scores from partials equal the model's on each card's full features.
+            // Serving's scores from partials equal the model's on each card's full features,
+            // the listener's preference for the item's artist included.
             for (j, &item) in served.items.iter().enumerate() {
+                let artist = world.catalog.items[item.index()].artist;
+                preferred +=
+                    usize::from(rec.shared().affinity.preference(ctx.listener, artist) != 0.0);
                 let full = featuriser.card(ctx, item, &served.explanation, Slot::TOP_LEFT);
                 let full = model.predict(&full);
                 assert!(
@@ -375,6 +395,7 @@ fn logs_exported_as_cb_adf_read_back_to_the_served_draws_and_the_models_features
         assert!(reader.next_example().unwrap().is_none());
     }
     assert!(checked >= 40 * 15, "{checked}");
+    assert_eq!(preferred > 0, world.embeddings.is_some(), "{preferred}");
 }
 
 #[test]
@@ -438,11 +459,16 @@ fn a_listener_without_history_gets_a_full_explained_page() {
 
 #[test]
 fn relation_features_from_indexed_listener_facts_equal_the_scanned_ones() {
-    let world = world();
-    let rec = build_recommender(&world, CandidateConfig::default(), PageConfig::default()).unwrap();
+    for world in worlds() {
+        indexed_relations_equal_scanned(&world);
+    }
+}
+
+fn indexed_relations_equal_scanned(world: &World) {
+    let rec = build_recommender(world, CandidateConfig::default(), PageConfig::default()).unwrap();
     let affinity = &rec.shared().affinity;
-    let mut checked = 0;
-    for ctx in contexts(&world, 30) {
+    let (mut checked, mut preferred, mut discover_clusters) = (0, 0, 0);
+    for ctx in contexts(world, 30) {
         // Repeats in the recent lists: the first position counts, as a scan finds it.
         let mut repeated = ctx.clone();
         repeated
@@ -460,10 +486,18 @@ fn relation_features_from_indexed_listener_facts_equal_the_scanned_ones() {
                     let scanned = Relation::of(&ctx, affinity, item, &shelf.explanation);
                     let indexed = Relation::with(&ctx, &listener, item.into(), &shelf.explanation);
                     assert_eq!(scanned, indexed);
+                    let preference = affinity.preference(ctx.listener, item.artist);
+                    assert_eq!(scanned.reals()[2], preference);
+                    preferred += usize::from(preference != 0.0);
+                    discover_clusters +=
+                        usize::from(matches!(shelf.explanation, Explanation::DiscoverCluster(_)));
                     checked += 1;
                 }
             }
         }
     }
     assert!(checked > 5_000, "{checked}");
+    // Preferences and cluster shelves exactly when the world has embeddings and clusters.
+    assert_eq!(preferred > 1_000, world.embeddings.is_some(), "{preferred}");
+    assert_eq!(discover_clusters > 0, !world.catalog.clusters.is_empty());
 }

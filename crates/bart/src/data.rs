@@ -19,8 +19,9 @@ pub struct Data {
 }
 
 impl Data {
-    /// Opens `dir`: reads `world.json`, regenerates the world and its shared models, opens the
-    /// event store. Every failure names the file.
+    /// Opens `dir`: reads `world.json`, rebuilds the world (from its listening data, when it
+    /// was built on some) and its shared models, opens the event store. Every failure names
+    /// the file.
     pub fn open(dir: &Path) -> Result<Data> {
         if !dir.is_dir() {
             bail!(
@@ -30,7 +31,7 @@ impl Data {
             );
         }
         let config: WorldConfig = read_json(&DataDir::world(dir))?;
-        let world = World::generate(&config)
+        let world = World::build(&config, dir)
             .with_context(|| format!("{}: invalid world", DataDir::world(dir).display()))?;
         let recommender =
             build_recommender(&world, CandidateConfig::default(), PageConfig::default())?;

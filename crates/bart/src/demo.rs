@@ -1,8 +1,10 @@
-//! `bart demo`: the whole loop on a synthetic world, with a report.
+//! `bart demo`: the whole loop on a synthetic world, or on a world built around imported
+//! listening data, with a report.
 
 use crate::interval;
-use anyhow::Result;
+use anyhow::{Result, bail};
 use bart_bandit::EpsilonSchedule;
+use bart_models::listening::ListeningData;
 use bart_sim::experiment::{self, DemoConfig};
 use bart_sim::report::render_page;
 use clap::Args;
@@ -12,7 +14,9 @@ use std::time::Instant;
 
 #[derive(Args)]
 pub struct DemoArgs {
-    /// Where to write the world, the event store, the models and the report.
+    /// Where to write the world, the event store, the models and the report. A directory that
+    /// holds imported listening data (`listening.bin`, from `bart import`) runs the loop on a
+    /// world built around that data instead of a generated one.
     #[arg(long, default_value = "bart-data", env = "BART_DATA")]
     data: PathBuf,
     /// Simulated days.
@@ -48,8 +52,23 @@ pub struct DemoArgs {
 }
 
 pub fn run(args: DemoArgs) -> Result<ExitCode> {
+    let mut world = args.world.config();
+    let listening = args.data.join(ListeningData::FILE);
+    let data = if listening.is_file() {
+        if let Some(flag) = args.world.size_flag() {
+            bail!(
+                "{flag} does not apply to {}: the listening data decides the listeners, artists and items",
+                listening.display()
+            );
+        }
+        let (data, checksum) = ListeningData::load(&args.data)?;
+        world.listening_checksum = Some(checksum);
+        Some(data)
+    } else {
+        None
+    };
     let config = DemoConfig {
-        world: args.world.config(),
+        world,
         data_dir: args.data.clone(),
         days: args.days,
         random_pages_per_day: args.random_pages,
@@ -70,18 +89,33 @@ pub fn run(args: DemoArgs) -> Result<ExitCode> {
     config.validate()?;
     let started = Instant::now();
     if !args.json {
-        println!(
-            "bart demo: {} listeners in {} regions, {} items by {} artists in {} genres; {} days of {} random + {} BaRT visits; data in {}",
-            config.world.listeners,
-            config.world.regions,
-            config.world.items,
-            config.world.artists,
-            config.world.genres,
+        let visits = format!(
+            "{} days of {} random + {} BaRT visits; data in {}",
             config.days,
             config.random_pages_per_day,
             config.bart_pages_per_day,
             config.data_dir.display()
         );
+        match &data {
+            None => println!(
+                "bart demo: {} listeners in {} regions, {} items by {} artists in {} genres; {visits}",
+                config.world.listeners,
+                config.world.regions,
+                config.world.items,
+                config.world.artists,
+                config.world.genres,
+            ),
+            Some(data) => println!(
+                "bart demo on the listening data in {} ({}): {} listeners placed in {} regions, {} artists (one card each) in up to {} genres (their most applied tags); the recommender learns from {:.0}% of each listener's artists, the simulated listeners stream by ALS on all of them; {visits}",
+                listening.display(),
+                data.source,
+                data.listeners.len(),
+                config.world.regions,
+                data.artists.len(),
+                config.world.genres,
+                100.0 * (1.0 - bart_sim::HOLDOUT),
+            ),
+        }
     }
     let (world, _, report) = experiment::run(&config, !args.quiet && !args.json)?;
     if args.json {

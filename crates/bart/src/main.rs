@@ -26,7 +26,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Create a synthetic music world and run the whole loop on it for several days.
+    /// Run the whole loop for several days on a synthetic music world, or on a world built
+    /// around listening data imported into the data directory.
     Demo(demo::DemoArgs),
     /// Build and print one listener's home page from a data directory.
     Page(inspect::PageArgs),
@@ -69,12 +70,16 @@ struct WorldArgs {
     /// Seed of the world and of every simulated choice.
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    #[arg(long, default_value_t = 10_000)]
-    listeners: usize,
-    #[arg(long, default_value_t = 20_000)]
-    items: usize,
-    #[arg(long, default_value_t = 2_000)]
-    artists: usize,
+    /// Listeners of a generated world [default: 10000].
+    #[arg(long)]
+    listeners: Option<usize>,
+    /// Items of a generated world [default: 20000].
+    #[arg(long)]
+    items: Option<usize>,
+    /// Artists of a generated world [default: 2000].
+    #[arg(long)]
+    artists: Option<usize>,
+    /// Genres (the most applied tags, for listening data).
     #[arg(long, default_value_t = 30)]
     genres: usize,
     #[arg(long, default_value_t = 20)]
@@ -83,15 +88,27 @@ struct WorldArgs {
 
 impl WorldArgs {
     fn config(&self) -> bart_sim::WorldConfig {
+        let default = bart_sim::WorldConfig::default();
         bart_sim::WorldConfig {
             seed: self.seed,
-            artists: self.artists,
-            items: self.items,
+            artists: self.artists.unwrap_or(default.artists),
+            items: self.items.unwrap_or(default.items),
             genres: self.genres,
-            listeners: self.listeners,
+            listeners: self.listeners.unwrap_or(default.listeners),
             regions: self.regions,
-            ..bart_sim::WorldConfig::default()
+            ..default
         }
+    }
+
+    /// The first flag given that sizes a generated world (listening data has its own sizes).
+    fn size_flag(&self) -> Option<&'static str> {
+        [
+            ("--listeners", self.listeners),
+            ("--items", self.items),
+            ("--artists", self.artists),
+        ]
+        .into_iter()
+        .find_map(|(flag, value)| value.map(|_| flag))
     }
 }
 

@@ -144,3 +144,66 @@ fn import_errors_name_the_file_and_line() {
     let e = import_error("tags.dat", None);
     assert!(e.contains("tags.dat: No such file or directory"), "{e}");
 }
+
+/// `bart demo` on the real HetRec 2011 Last.fm-2k data, which the workspace keeps beside the
+/// project at `../shared/data/lastfm-2k` (never copied into the repository): a short run on
+/// the world built around it, then a replay of the page it shows.
+#[test]
+fn demo_on_imported_lastfm_data_then_replay() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/lastfm-2k");
+    assert!(
+        src.join("user_artists.dat").exists(),
+        "the Last.fm-2k data is expected at {}",
+        src.display()
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("lastfm");
+    let d = data.to_str().unwrap();
+    let out = bart(&["import", "lastfm", src.to_str().unwrap(), "--out", d]);
+    assert!(out.status.success(), "{}", text_of(&out).1);
+
+    // The data decides the sizes: a flag that sizes a generated world is refused.
+    let out = bart(&["demo", "--data", d, "--listeners", "50"]);
+    let (_, stderr) = text_of(&out);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr.contains("--listeners does not apply") && stderr.contains("listening.bin"),
+        "{stderr}"
+    );
+
+    let out = bart(&[
+        "demo",
+        "--quiet",
+        "--data",
+        d,
+        "--days",
+        "2",
+        "--random-pages",
+        "1500",
+        "--bart-pages",
+        "100",
+    ]);
+    let (stdout, stderr) = text_of(&out);
+    assert!(out.status.success(), "{stderr}");
+    for expected in [
+        "bart demo on the listening data",
+        "(hetrec2011-lastfm-2k): 1892 listeners placed in 20 regions, 17632 artists",
+        "Online stream rate per card",
+        "Off-policy estimate of BaRT with model v1",
+        "Home page of listener",
+    ] {
+        assert!(stdout.contains(expected), "{expected}: {stdout}");
+    }
+    let world = std::fs::read_to_string(data.join("world.json")).unwrap();
+    assert!(world.contains("\"listening_checksum\""), "{world}");
+    let id = stdout
+        .split("bart replay --impression ")
+        .nth(1)
+        .and_then(|s| s.split('`').next())
+        .expect("demo names an impression to replay")
+        .to_string();
+    let out = bart(&["replay", "--data", d, "--impression", &id]);
+    let (stdout, stderr) = text_of(&out);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    assert!(stdout.contains("identical"), "{stdout}");
+}

@@ -5,8 +5,9 @@
 //! the pairwise part splits as `pairs(A) + pairs(B) + S_A · S_B`. A home page scores every
 //! (item, explanation) pair: the context and a shelf's explanation form one *fixed* group,
 //! the item's features another (remembered per item), and a few real-valued features whose
-//! values change with every pair (the listener's shares of the item's genre and artist) are
-//! expanded term by term. What is left per pair is one dot product of rank length.
+//! values change with every pair (the listener's shares of the item's genre and artist and
+//! their preference for the artist) are expanded term by term. What is left per pair is one
+//! dot product of rank length.
 
 use super::{Partial, RewardModel, lanes_sum};
 use bart_models::dot_f32 as dot;

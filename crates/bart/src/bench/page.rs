@@ -93,6 +93,7 @@ pub fn run(args: BenchPageArgs) -> Result<ExitCode> {
         recent_artists: 20,
         top_genres: 20,
         discover_genres: 30,
+        ..CandidateConfig::default()
     };
     let page = PageConfig {
         rows: args.rows,
