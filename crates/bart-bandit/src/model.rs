@@ -637,10 +637,14 @@ impl RewardModel {
         let (lr, l2) = (self.config.learning_rate as f32, self.config.l2 as f32);
         match self.config.optimizer {
             Optimizer::AdaGrad => {
+                // A weight that only L2 moves (a feature whose value is always 0) shrinks
+                // geometrically and would stick at the smallest subnormal, which slows every
+                // product it enters several-fold: subnormal results are flushed to 0.
                 let step = |w: &mut f32, sum: &mut f32, g: f32| {
                     let g = g + l2 * *w;
                     *sum += g * g;
-                    *w -= lr * g / (sum.sqrt() + 1e-6);
+                    let next = *w - lr * g / (sum.sqrt() + 1e-6);
+                    *w = if next.is_subnormal() { 0.0 } else { next };
                 };
                 let stride = self.stride;
                 for &(i, g) in &grad.linear {

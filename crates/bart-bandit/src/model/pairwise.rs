@@ -109,11 +109,21 @@ impl Pairwise<'_> {
         let (reals, sum) = rest.split_at(self.reals.len());
         let mut z = own[0] + dot(sum, &fixed.sum);
         debug_assert_eq!(values.len(), self.reals.len());
+        // Terms of a value 0 (a feature the page lacks, such as the preference without
+        // embeddings) are 0: skipped.
         let mut cross = self.cross.iter();
         for (k, &x) in values.iter().enumerate() {
+            let later = &values[k + 1..];
+            if x == 0.0 {
+                // So are its cross terms with the later values.
+                cross.by_ref().take(later.len()).for_each(drop);
+                continue;
+            }
             z += x * (fixed.reals[k] + reals[k]);
-            for (&y, &c) in values[k + 1..].iter().zip(&mut cross) {
-                z += x * y * c;
+            for (&y, &c) in later.iter().zip(&mut cross) {
+                if y != 0.0 {
+                    z += x * y * c;
+                }
             }
         }
         fixed.logit + f64::from(z)

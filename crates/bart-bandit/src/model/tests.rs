@@ -296,7 +296,15 @@ fn pairwise_parts_combine_to_the_full_prediction() {
         let fixed = pairwise.fixed(&pu);
         let mut row = vec![0.0; pairwise.row_len()];
         pairwise.item_row(&pa, &mut row);
-        for values in [[0.0, 0.0, 0.0], [0.25, -1.5, 0.0], [0.4, 0.9, 2.0]] {
+        // Zeros first, in the middle and last: their terms (and cross terms) are skipped.
+        let cases = [
+            [0.0, 0.0, 0.0],
+            [0.25, -1.5, 0.0],
+            [0.0, 0.8, -1.2],
+            [1.1, 0.0, 0.6],
+            [0.4, 0.9, 2.0],
+        ];
+        for values in cases {
             let mut full = example_without_repeat();
             full.namespace(&r);
             for (&id, &x) in reals.iter().zip(&values) {
@@ -319,6 +327,25 @@ fn pairwise_parts_combine_to_the_full_prediction() {
 }
 
 /// [`example`] without its repeated feature.
+#[test]
+fn weights_that_only_l2_moves_end_at_zero_not_subnormal() {
+    let ns = Namespace::new(b"x");
+    let (on, off) = (ns.id(b"on"), ns.id(b"off"));
+    let mut m = RewardModel::new(config(ModelKind::Fm2)).unwrap();
+    let mut f = Features::default();
+    f.namespace(&ns);
+    f.push(on, 1.0);
+    // Always present with value 0: no loss gradient, only L2, which shrinks its weights
+    // geometrically through the subnormals.
+    f.push(off, 0.0);
+    for step in 0..5_000u32 {
+        m.update(&f.example(), f64::from(step % 3 == 0), 1.0);
+    }
+    let off_params = &m.rows[m.row(off)..][..m.stride];
+    assert!(off_params.iter().all(|w| *w == 0.0), "{off_params:?}");
+    assert!(!m.rows.iter().any(|w| w.is_subnormal()));
+}
+
 fn example_without_repeat() -> Features {
     let mut f = Features::default();
     let (u, a) = (Namespace::new(b"User"), Namespace::new(b"Action"));
