@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Output;
 
 mod common;
-use common::{bart, text_of};
+use common::{assert_shown_page_replays, bart, text_of};
 
 fn tiny_demo(dir: &Path) -> Output {
     bart(&[
@@ -47,17 +47,7 @@ fn demo_then_page_replay_and_evaluate() {
     // Without --shelf-model shelves go by their best cards' mean score: no r' is trained.
     assert!(dir.join("models").join("v1.bart").is_file());
     assert!(!dir.join("models").join("v1.shelves.bart").exists());
-    let id = stdout
-        .split("bart replay --impression ")
-        .nth(1)
-        .and_then(|s| s.split('`').next())
-        .expect("demo names an impression to replay")
-        .to_string();
-
-    let out = bart(&["replay", "--data", d, "--impression", &id]);
-    let (stdout, stderr) = text_of(&out);
-    assert!(out.status.success(), "{stdout}{stderr}");
-    assert!(stdout.contains("identical"), "{stdout}");
+    assert_shown_page_replays(d, &stdout);
 
     let out = bart(&["replay", "--data", d, "--impression", "12345"]);
     let (_, stderr) = text_of(&out);

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{bart, text_of};
+use common::{assert_shown_page_replays, bart, text_of};
 use std::path::Path;
 
 /// Four artists, two listening "scenes", Latin-1 tags.
@@ -196,14 +196,5 @@ fn demo_on_imported_lastfm_data_then_replay() {
     }
     let world = std::fs::read_to_string(data.join("world.json")).unwrap();
     assert!(world.contains("\"listening_checksum\""), "{world}");
-    let id = stdout
-        .split("bart replay --impression ")
-        .nth(1)
-        .and_then(|s| s.split('`').next())
-        .expect("demo names an impression to replay")
-        .to_string();
-    let out = bart(&["replay", "--data", d, "--impression", &id]);
-    let (stdout, stderr) = text_of(&out);
-    assert!(out.status.success(), "{stdout}{stderr}");
-    assert!(stdout.contains("identical"), "{stdout}");
+    assert_shown_page_replays(d, &stdout);
 }
