@@ -3,6 +3,7 @@
 //! a model that saw it.
 
 use crate::error::OpeError;
+use bart_bandit::model::sigmoid;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_xoshiro::Xoshiro256PlusPlus;
@@ -193,10 +194,6 @@ impl CrossFit {
 
 fn dot(w: &[f64], row: &[(u32, f64)]) -> f64 {
     row.iter().map(|&(j, x)| w[j as usize] * x).sum()
-}
-
-fn sigmoid(z: f64) -> f64 {
-    1.0 / (1.0 + (-z).exp())
 }
 
 /// Solves A x = b for a symmetric positive definite A (row-major, overwritten by its
