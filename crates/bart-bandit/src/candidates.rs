@@ -48,9 +48,10 @@ pub(crate) struct ItemIndex {
     by_artist: Vec<Vec<ItemId>>,
     /// Items of each main genre, most popular first.
     by_genre: Vec<Vec<ItemId>>,
-    /// Per region, then for unknown regions, the main genres in the order the most played
-    /// items there first bring them up (where discover shelves come from).
+    /// Per region, then for unknown regions, the main genres and the clusters in the order
+    /// the most played items there first bring them up (where discover shelves come from).
     genres_by_region: Vec<Vec<GenreId>>,
+    clusters_by_region: Vec<Vec<ClusterId>>,
     /// Items of each cluster's artists, most popular first.
     by_cluster: Vec<Vec<ItemId>>,
     /// The cluster of each item's artist, by item index.
@@ -71,17 +72,6 @@ impl ItemIndex {
                 v.push(item.id);
             }
         }
-        let genre_of = |item: &ItemId| catalog.item(*item).map(|i| i.genre());
-        let genres_in = |top: &[ItemId]| {
-            let mut genres: Vec<GenreId> = Vec::new();
-            for g in top.iter().filter_map(genre_of) {
-                if !genres.contains(&g) {
-                    genres.push(g);
-                }
-            }
-            genres
-        };
-        let regions = (0..catalog.regions.len()).map(|r| popularity.top_in(RegionId(r as u16)));
         let mut artist_cluster = vec![None; catalog.artists.len()];
         for c in &catalog.clusters {
             for a in &c.artists {
@@ -106,24 +96,43 @@ impl ItemIndex {
                 items
             })
             .collect();
+        let cluster_of: Vec<Option<ClusterId>> = catalog
+            .items
+            .iter()
+            .map(|i| artist_cluster.get(i.artist.index()).copied().flatten())
+            .collect();
+        // Each region's most played items, then the global ones for unknown regions.
+        let tops: Vec<&[ItemId]> = (0..catalog.regions.len())
+            .map(|r| popularity.top_in(RegionId(r as u16)))
+            .chain([popularity.top()])
+            .collect();
+        let genre_of = |i: ItemId| catalog.item(i).map(|item| item.genre());
+        let cluster = |i: ItemId| cluster_of.get(i.index()).copied().flatten();
         ItemIndex {
             by_artist,
             by_genre,
-            genres_by_region: regions.chain([popularity.top()]).map(genres_in).collect(),
+            genres_by_region: tops.iter().map(|top| first_seen(top, genre_of)).collect(),
+            clusters_by_region: tops.iter().map(|top| first_seen(top, cluster)).collect(),
             by_cluster,
-            cluster_of: catalog
-                .items
-                .iter()
-                .map(|i| artist_cluster.get(i.artist.index()).copied().flatten())
-                .collect(),
+            cluster_of,
         }
     }
+}
 
-    /// The genres of `region`'s most played items, in order of first appearance.
-    fn region_genres(&self, region: RegionId) -> &[GenreId] {
-        let unknown = self.genres_by_region.len() - 1;
-        &self.genres_by_region[region.index().min(unknown)]
+/// The keys of `top`'s items, in order of first appearance.
+fn first_seen<K: PartialEq>(top: &[ItemId], key: impl Fn(ItemId) -> Option<K>) -> Vec<K> {
+    let mut keys: Vec<K> = Vec::new();
+    for k in top.iter().filter_map(|&i| key(i)) {
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
     }
+    keys
+}
+
+/// `region`'s row of a table with one row per region and a last one for unknown regions.
+fn of_region<K>(table: &[Vec<K>], region: RegionId) -> &[K] {
+    &table[region.index().min(table.len() - 1)]
 }
 
 /// A shelf's items being gathered from several sources, without repeats.
@@ -271,8 +280,7 @@ pub(crate) fn generate(
     } else {
         config.discover_genres
     };
-    let new_genres = index
-        .region_genres(ctx.region)
+    let new_genres = of_region(&index.genres_by_region, ctx.region)
         .iter()
         .filter(|g| !known.contains(g))
         .take(discover);
@@ -294,19 +302,11 @@ pub(crate) fn generate(
             .map(|&(c, _)| c)
             .chain(ctx.recent_items.iter().filter_map(|&i| cluster_of(i)))
             .collect();
-        let mut new_clusters: Vec<ClusterId> = Vec::new();
-        for &item in shared.popularity.top_in(ctx.region) {
-            if new_clusters.len() == config.discover_clusters {
-                break;
-            }
-            if let Some(c) = cluster_of(item)
-                && !known.contains(&c)
-                && !new_clusters.contains(&c)
-            {
-                new_clusters.push(c);
-            }
-        }
-        for cluster in new_clusters {
+        let new_clusters = of_region(&index.clusters_by_region, ctx.region)
+            .iter()
+            .filter(|c| !known.contains(c))
+            .take(config.discover_clusters);
+        for &cluster in new_clusters {
             let items = index.by_cluster.get(cluster.index()).into_iter().flatten();
             shelves.push(CandidateShelf {
                 explanation: Explanation::DiscoverCluster(cluster),
