@@ -118,6 +118,11 @@ pub trait ListenerFacts {
     fn cluster_share(&self, cluster: ClusterId) -> f32;
     /// The listener's predicted preference for the artist (0 without embeddings).
     fn preference(&self, artist: ArtistId) -> f32;
+    /// [`recent_artist`](Self::recent_artist) and [`artist_share`](Self::artist_share) in
+    /// one lookup.
+    fn artist(&self, artist: ArtistId) -> (Option<usize>, f32) {
+        (self.recent_artist(artist), self.artist_share(artist))
+    }
 }
 
 /// [`ListenerFacts`] by scanning the context's lists.
@@ -155,10 +160,10 @@ impl ListenerFacts for Scan<'_> {
 #[derive(Clone, Debug, Default)]
 pub struct Listener {
     recent_items: FxHashMap<ItemId, usize>,
-    recent_artists: FxHashMap<ArtistId, usize>,
     /// Rank and share of each of the listener's top genres, by genre index (genres are few).
     genres: Vec<Option<(usize, f32)>>,
-    artists: FxHashMap<ArtistId, f32>,
+    /// Position among the recent artists and share of plays of every artist in either.
+    artists: FxHashMap<ArtistId, (Option<usize>, f32)>,
     clusters: FxHashMap<ClusterId, f32>,
     /// The listener and the embeddings their preferences come from.
     preferences: Option<(ListenerId, Arc<ArtistEmbeddings>)>,
@@ -214,15 +219,20 @@ impl Listener {
         for (rank, &(g, share)) in top.iter().enumerate() {
             genres[g.index()].get_or_insert((rank, share));
         }
-        let mut artists = FxHashMap::default();
-        for &(a, share) in affinity.top_artists(ctx.listener) {
-            artists.entry(a).or_insert(share);
+        let recent_artists = first(&ctx.recent_artists);
+        let mut artists: FxHashMap<ArtistId, (Option<usize>, f32)> = recent_artists
+            .iter()
+            .map(|(&a, &at)| (a, (Some(at), 0.0)))
+            .collect();
+        // Backwards, so the first share of each artist is the one kept, as a scan finds it.
+        for &(a, share) in affinity.top_artists(ctx.listener).iter().rev() {
+            artists.entry(a).or_insert((None, 0.0)).1 = share;
         }
         let mut seen = Seen::default();
         for i in &ctx.recent_items {
             seen.insert(Seen::ITEM, i.0);
         }
-        for a in ctx.recent_artists.iter().chain(artists.keys()) {
+        for a in artists.keys() {
             seen.insert(Seen::ARTIST, a.0);
         }
         let mut clusters = FxHashMap::default();
@@ -232,7 +242,6 @@ impl Listener {
         }
         Listener {
             recent_items: first(&ctx.recent_items),
-            recent_artists: first(&ctx.recent_artists),
             genres,
             artists,
             clusters,
@@ -249,8 +258,7 @@ impl ListenerFacts for Listener {
             .then(|| self.recent_items.get(&item).copied())?
     }
     fn recent_artist(&self, artist: ArtistId) -> Option<usize> {
-        let held = self.seen.may_hold(Seen::ARTIST, artist.0);
-        held.then(|| self.recent_artists.get(&artist).copied())?
+        self.artist(artist).0
     }
     fn genre_rank(&self, genre: GenreId) -> Option<usize> {
         self.genre(genre).map(|(rank, _)| rank)
@@ -259,10 +267,13 @@ impl ListenerFacts for Listener {
         self.genre(genre).map_or(0.0, |(_, share)| share)
     }
     fn artist_share(&self, artist: ArtistId) -> f32 {
+        self.artist(artist).1
+    }
+    fn artist(&self, artist: ArtistId) -> (Option<usize>, f32) {
         let held = self.seen.may_hold(Seen::ARTIST, artist.0);
         held.then(|| self.artists.get(&artist).copied())
             .flatten()
-            .unwrap_or(0.0)
+            .unwrap_or((None, 0.0))
     }
     fn cluster_share(&self, cluster: ClusterId) -> f32 {
         let held = self.seen.may_hold(Seen::CLUSTER, u32::from(cluster.0));
@@ -298,26 +309,76 @@ fn bucket(x: f32, edges: &[f32]) -> u64 {
     edges.iter().take_while(|&&e| x >= e).count() as u64
 }
 
-/// How the explanation relates to this context and item, as a small code per kind.
-fn relation(
-    ctx: &Context,
-    facts: &impl ListenerFacts,
-    item: ItemFacts,
-    explanation: &Explanation,
-) -> u64 {
-    match *explanation {
-        Explanation::BecauseYouListened(a) => {
-            recency(facts.recent_artist(a)) * 2 + u64::from(item.artist == a)
+/// The part of the relation that a shelf fixes before its items: the explanation's kind, its
+/// code for this context, and what of the item completes the code.
+#[derive(Clone, Copy, Debug)]
+pub struct ShelfRelation {
+    /// The kind in bits 8 and up, the shelf's part of the code below.
+    relation: u64,
+    item: ItemPart,
+}
+
+/// What an item adds to its shelf's relation code.
+#[derive(Clone, Copy, Debug)]
+enum ItemPart {
+    Nothing,
+    /// 1 if the item is by this artist.
+    ByArtist(ArtistId),
+    /// 1 if the item's genre is this one.
+    InGenre(GenreId),
+    /// How recently the listener played the item.
+    Recency,
+}
+
+impl ShelfRelation {
+    /// How `explanation` relates to the listener of `ctx`, as a small code per kind.
+    pub fn new(ctx: &Context, facts: &impl ListenerFacts, explanation: &Explanation) -> Self {
+        let (code, item) = match *explanation {
+            Explanation::BecauseYouListened(a) => {
+                (recency(facts.recent_artist(a)) * 2, ItemPart::ByArtist(a))
+            }
+            Explanation::YourTopGenre(g) => {
+                let rank = facts.genre_rank(g).unwrap_or(3).min(3) as u64;
+                (rank * 2, ItemPart::InGenre(g))
+            }
+            Explanation::PopularIn(r) => (u64::from(r == ctx.region), ItemPart::Nothing),
+            Explanation::PopularOn(p) => (u64::from(p == ctx.platform), ItemPart::Nothing),
+            Explanation::JumpBackIn => (0, ItemPart::Recency),
+            Explanation::Discover(g) => (
+                bucket(facts.genre_share(g), &[1e-6, 0.05, 0.15]),
+                ItemPart::Nothing,
+            ),
+            Explanation::DiscoverCluster(c) => (
+                bucket(facts.cluster_share(c), &[1e-6, 0.05, 0.15]),
+                ItemPart::Nothing,
+            ),
+        };
+        ShelfRelation {
+            relation: ((explanation.kind() as u64) << 8) | code,
+            item,
         }
-        Explanation::YourTopGenre(g) => {
-            let rank = facts.genre_rank(g).unwrap_or(3).min(3) as u64;
-            rank * 2 + u64::from(item.genre == g)
+    }
+
+    /// The relation of `item` on this shelf.
+    pub fn of(&self, facts: &impl ListenerFacts, item: ItemFacts) -> Relation {
+        let genre_share = facts.genre_share(item.genre);
+        let (recent_artist, artist_share) = facts.artist(item.artist);
+        let recent_item = recency(facts.recent_item(item.id));
+        let own = match self.item {
+            ItemPart::Nothing => 0,
+            ItemPart::ByArtist(a) => u64::from(item.artist == a),
+            ItemPart::InGenre(g) => u64::from(item.genre == g),
+            ItemPart::Recency => recent_item,
+        };
+        Relation {
+            relation: self.relation + own,
+            familiar: recent_item * 4 + recency(recent_artist),
+            genre_affinity: bucket(genre_share, &[1e-6, 0.05, 0.15, 0.3]),
+            artist_affinity: bucket(artist_share, &[1e-6, 0.02, 0.05, 0.1]),
+            genre_share,
+            artist_share,
+            preference: facts.preference(item.artist),
         }
-        Explanation::PopularIn(r) => u64::from(r == ctx.region),
-        Explanation::PopularOn(p) => u64::from(p == ctx.platform),
-        Explanation::JumpBackIn => recency(facts.recent_item(item.id)),
-        Explanation::Discover(g) => bucket(facts.genre_share(g), &[1e-6, 0.05, 0.15]),
-        Explanation::DiscoverCluster(c) => bucket(facts.cluster_share(c), &[1e-6, 0.05, 0.15]),
     }
 }
 
@@ -421,18 +482,7 @@ impl Relation {
         item: ItemFacts,
         explanation: &Explanation,
     ) -> Self {
-        let genre_share = facts.genre_share(item.genre);
-        let artist_share = facts.artist_share(item.artist);
-        Relation {
-            relation: ((explanation.kind() as u64) << 8) | relation(ctx, facts, item, explanation),
-            familiar: recency(facts.recent_item(item.id)) * 4
-                + recency(facts.recent_artist(item.artist)),
-            genre_affinity: bucket(genre_share, &[1e-6, 0.05, 0.15, 0.3]),
-            artist_affinity: bucket(artist_share, &[1e-6, 0.02, 0.05, 0.1]),
-            genre_share,
-            artist_share,
-            preference: facts.preference(item.artist),
-        }
+        ShelfRelation::new(ctx, facts, explanation).of(facts, item)
     }
 
     /// The four codes packed in one key: equal keys, equal discrete features.

@@ -5,13 +5,14 @@
 
 use crate::error::BanditError;
 use crate::features::{Example, Feature, Interactions, Namespace};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::{RwLock, RwLockReadGuard};
 use xxhash_rust::xxh3::xxh3_64;
 
 mod pairwise;
-pub use pairwise::{Fixed, Pairwise};
+pub use pairwise::{Fixed, Pair, Pairwise};
 
 /// The largest embedding rank (BaRT tried 10 to 200).
 pub const MAX_RANK: usize = 256;
@@ -254,7 +255,10 @@ pub struct RewardModel {
 /// A cache that is not part of the model's value: clones start empty, and it never makes two
 /// models unequal.
 #[derive(Debug, Default)]
-struct Memo(RwLock<MemoTable>);
+struct Memo {
+    rows: RwLock<MemoTable>,
+    groups: RwLock<FxHashMap<u64, Partial>>,
+}
 
 /// Remembered rows side by side: `slot[key]` is the place of `key`'s row (`u32::MAX` for
 /// none), its numbers at `rows[place * width..]`.
@@ -288,6 +292,18 @@ impl Remembered<'_> {
         let place = *self.table.slot.get(key as usize)?;
         let width = self.table.width;
         (place != u32::MAX).then(|| &self.table.rows[place as usize * width..][..width])
+    }
+}
+
+/// Partials remembered by a model, from [`RewardModel::memo_groups`]; a borrow of the model.
+pub struct Groups<'m> {
+    table: RwLockReadGuard<'m, FxHashMap<u64, Partial>>,
+}
+
+impl Groups<'_> {
+    /// The partial remembered for `key`.
+    pub fn get(&self, key: u64) -> Option<&Partial> {
+        self.table.get(&key)
     }
 }
 
@@ -404,6 +420,16 @@ fn lanes_sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
 pub struct Partial {
     linear: f64,
     sums: Vec<f32>,
+}
+
+impl Partial {
+    /// Adds a disjoint group's partial (of the same model).
+    pub fn add(&mut self, other: &Partial) {
+        self.linear += other.linear;
+        for (a, b) in self.sums.iter_mut().zip(&other.sums) {
+            *a += b;
+        }
+    }
 }
 
 impl RewardModel {
@@ -524,7 +550,7 @@ impl RewardModel {
         keys: impl IntoIterator<Item = u32>,
         build: impl Fn(u32, &mut [f32]),
     ) -> Remembered<'_> {
-        let read = self.memo.0.read().unwrap_or_else(|e| e.into_inner());
+        let read = self.memo.rows.read().unwrap_or_else(|e| e.into_inner());
         let same = read.width == width;
         let mut missing: Vec<u32> = keys
             .into_iter()
@@ -540,7 +566,7 @@ impl RewardModel {
         for (&k, row) in missing.iter().zip(built.chunks_exact_mut(width)) {
             build(k, row);
         }
-        let mut write = self.memo.0.write().unwrap_or_else(|e| e.into_inner());
+        let mut write = self.memo.rows.write().unwrap_or_else(|e| e.into_inner());
         if write.width != width {
             write.clear();
             write.width = width;
@@ -558,7 +584,41 @@ impl RewardModel {
         }
         drop(write);
         Remembered {
-            table: self.memo.0.read().unwrap_or_else(|e| e.into_inner()),
+            table: self.memo.rows.read().unwrap_or_else(|e| e.into_inner()),
+        }
+    }
+
+    /// The partials of feature groups by the caller's keys (each built by `build` the first
+    /// time, from an empty partial) and remembered until the next update: a key must determine
+    /// its group's features (a shelf's explanation, a combination of relation codes).
+    pub fn memo_groups(
+        &self,
+        keys: impl IntoIterator<Item = u64>,
+        build: impl Fn(u64, &mut Partial),
+    ) -> Groups<'_> {
+        let read = self.memo.groups.read().unwrap_or_else(|e| e.into_inner());
+        let mut missing: Vec<u64> = keys.into_iter().filter(|k| !read.contains_key(k)).collect();
+        if missing.is_empty() {
+            return Groups { table: read };
+        }
+        drop(read);
+        missing.sort_unstable();
+        missing.dedup();
+        let built: Vec<(u64, Partial)> = missing
+            .into_iter()
+            .map(|k| {
+                let mut p = self.partial();
+                build(k, &mut p);
+                (k, p)
+            })
+            .collect();
+        self.memo
+            .groups
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .extend(built);
+        Groups {
+            table: self.memo.groups.read().unwrap_or_else(|e| e.into_inner()),
         }
     }
 
@@ -624,9 +684,17 @@ impl RewardModel {
     /// One optimiser step on `weight * logloss(label, p)`. Returns the prediction made before
     /// the step (for progressive validation).
     pub fn update(&mut self, x: &Example<'_>, label: f64, weight: f64) -> f64 {
-        let memo = self.memo.0.get_mut().unwrap_or_else(|e| e.into_inner());
-        if !memo.slot.is_empty() {
-            memo.clear();
+        let rows = self.memo.rows.get_mut().unwrap_or_else(|e| e.into_inner());
+        if !rows.slot.is_empty() {
+            rows.clear();
+        }
+        let groups = self
+            .memo
+            .groups
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner());
+        if !groups.is_empty() {
+            groups.clear();
         }
         self.initialise(x);
         let (logit, sums) = self.forward(x);

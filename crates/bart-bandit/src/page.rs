@@ -447,13 +447,36 @@ fn apply_rules(
     config: &PageConfig,
     artist_of: &dyn Fn(ItemId) -> Option<ArtistId>,
 ) -> Vec<(usize, Vec<usize>)> {
+    let mut placed = ItemSet::default();
+    let mut per_artist: FxHashMap<(usize, ArtistId), usize> = FxHashMap::default();
+    // Shelves that obey the rules already (as `Recommender::candidates` gives them) keep
+    // everything; one pass tells.
+    let obeys = shelves.iter().enumerate().all(|(s, items)| {
+        items.len() >= config.min_cards
+            && items.iter().all(|&item| {
+                let capped = config
+                    .max_per_artist
+                    .and_then(|cap| Some((cap, artist_of(item)?)));
+                let within = capped.is_none_or(|(cap, artist)| {
+                    let n = per_artist.entry((s, artist)).or_default();
+                    *n += 1;
+                    *n <= cap
+                });
+                within && placed.insert(item)
+            })
+    });
+    if obeys {
+        return shelves
+            .iter()
+            .enumerate()
+            .map(|(s, items)| (s, (0..items.len()).collect()))
+            .collect();
+    }
     let mut alive: Vec<bool> = shelves
         .iter()
         .map(|items| items.len() >= config.min_cards)
         .collect();
     let longest = shelves.iter().map(|items| items.len()).max().unwrap_or(0);
-    let mut placed = ItemSet::default();
-    let mut per_artist: FxHashMap<(usize, ArtistId), usize> = FxHashMap::default();
     loop {
         placed.clear();
         per_artist.clear();

@@ -2,12 +2,12 @@
 
 use crate::candidates::{self, CandidateConfig, CandidateShelf, ItemIndex};
 use crate::card_features::{
-    FeatureSink, Hashing, ItemFacts, Listener, Relation, Slot, card_features, context_features,
-    explanation_features, item_features, position_features,
+    FeatureSink, Hashing, ItemFacts, Listener, Relation, ShelfRelation, Slot, card_features,
+    context_features, explanation_features, item_features, position_features,
 };
 use crate::error::BanditError;
 use crate::features::{Example, Features, Mark};
-use crate::model::{Fixed, Pairwise, Partial, RewardModel, sigmoid, sigmoid_f32};
+use crate::model::{Fixed, Pair, Pairwise, Partial, RewardModel, sigmoid};
 use crate::page::{self, PageConfig, PagePlan, ScoredShelf};
 use crate::policy::Policy;
 use crate::shelf_model::ShelfScorer;
@@ -24,7 +24,7 @@ pub struct Recommender {
     /// Per catalog item, what the relation features need (a small table that stays cached).
     facts: Vec<ItemFacts>,
     /// The hashed ids of the relation's real-valued features.
-    share_ids: Vec<u32>,
+    share_ids: [u32; Relation::REALS],
     candidates: CandidateConfig,
     page: PageConfig,
 }
@@ -50,7 +50,10 @@ impl Recommender {
         let mut h = Hashing::new(&mut f);
         h.namespace(Relation::NAMESPACE);
         Relation::default().write_real(&mut h);
-        let share_ids = f.example().atoms().map(|(id, _)| id).collect();
+        let mut share_ids = [0; Relation::REALS];
+        for (to, (id, _)) in share_ids.iter_mut().zip(f.example().atoms()) {
+            *to = id;
+        }
         Ok(Recommender {
             index: ItemIndex::new(&catalog, &shared.popularity),
             share_ids,
@@ -196,39 +199,29 @@ impl Recommender {
     }
 
     /// The same scores by [`Pairwise`] parts: the context and the position once per page (the
-    /// context's features hashed once), each item once per model (remembered by the model),
-    /// each explanation with each combination of the relation's codes once per page, and per
-    /// (item, explanation) one dot product and the relation's real values.
+    /// context's features hashed once), each item, each explanation and each combination of
+    /// the relation's codes once per model (remembered by the model), each fixed group (a
+    /// shelf with one combination of codes) once per page, and per (item, explanation) one
+    /// dot product and the relation's real values.
     fn score_pairwise(
         &self,
         ctx: &Context,
         candidates: &[CandidateShelf],
         m: &RewardModel,
-        pairwise: &Pairwise<'_>,
+        pairwise: &Pairwise<'_, { Relation::REALS }>,
     ) -> Vec<Vec<f64>> {
         let affinity = &self.shared.affinity;
         // Adds the features `write` gives to `into`.
-        let part =
-            |f: &mut Features, write: &mut dyn FnMut(&mut Hashing<'_>), into: &mut Partial| {
-                f.clear();
-                write(&mut Hashing::new(f));
-                m.add_to(into, &f.example());
-            };
-        let mut f = Features::default();
-        let mut context = m.partial();
-        part(
-            &mut f,
-            &mut |h| context_features(ctx, affinity, h),
-            &mut context,
-        );
+        let hashed = |write: &mut dyn FnMut(&mut Hashing<'_>), into: &mut Partial| {
+            let mut f = Features::default();
+            write(&mut Hashing::new(&mut f));
+            m.add_to(into, &f.example());
+        };
+        let mut page = m.partial();
+        hashed(&mut |h| context_features(ctx, affinity, h), &mut page);
         // Items missing from the catalog keep only the context's features.
-        let unknown = sigmoid(pairwise.fixed(&context).logit());
-        let mut page = context;
-        part(
-            &mut f,
-            &mut |h| position_features(Slot::TOP_LEFT, h),
-            &mut page,
-        );
+        let unknown = sigmoid(pairwise.fixed(&page).logit());
+        hashed(&mut |h| position_features(Slot::TOP_LEFT, h), &mut page);
         let known = candidates
             .iter()
             .flat_map(|c| &c.items)
@@ -237,71 +230,63 @@ impl Recommender {
         let items = m.memo_rows(pairwise.row_len(), known, |key, row| {
             if let Some(item) = self.catalog.item(ItemId(key)) {
                 let mut p = m.partial();
-                part(
-                    &mut Features::default(),
-                    &mut |h| item_features(item, h),
-                    &mut p,
-                );
+                hashed(&mut |h| item_features(item, h), &mut p);
                 pairwise.item_row(&p, row);
             }
         });
         let listener = Listener::new(ctx, affinity);
-        // First every pair's relation: the fixed part of its (shelf, relation codes), made
-        // the first time they meet, its item's row and its shares. Then the arithmetic in a
-        // tight loop, where the loads of many item rows are in flight at once.
-        let mut fixed: Vec<Fixed> = Vec::new();
-        // This shelf's (relation codes, place in `fixed`): a handful per shelf.
-        let mut codes: Vec<(u64, u32)> = Vec::new();
-        let mut pairs: Vec<Option<Pair<'_>>> = Vec::new();
+        // First every pair's relation: the fixed group of its (shelf, relation codes), made
+        // the first time they meet, its item's row and its real values. Then the arithmetic
+        // in a tight loop, where the loads of many item rows are in flight at once.
+        let mut fixed: Vec<Fixed<{ Relation::REALS }>> = Vec::new();
+        // This shelf's combinations of codes, in the order of their fixed groups.
+        let mut codes: Vec<(u64, Relation)> = Vec::new();
+        let mut pairs: Vec<Option<Pair<'_, { Relation::REALS }>>> = Vec::new();
         for c in candidates {
-            let mut shelf = page.clone();
-            part(
-                &mut f,
-                &mut |h| explanation_features(&c.explanation, h),
-                &mut shelf,
-            );
             codes.clear();
+            let first = fixed.len() as u32;
+            let relation = ShelfRelation::new(ctx, &listener, &c.explanation);
             pairs.extend(c.items.iter().map(|&i| {
-                // Items missing from the catalog keep only the context's features.
                 let (&item, row) = (self.facts.get(i.index())?, items.get(i.0)?);
-                let r = Relation::with(ctx, &listener, item, &c.explanation);
+                let r = relation.of(&listener, item);
                 let key = r.discrete_key();
-                let at = match codes.iter().find(|&&(k, _)| k == key) {
-                    Some(&(_, at)) => at,
-                    None => {
-                        let mut p = shelf.clone();
-                        part(
-                            &mut f,
-                            &mut |h| {
-                                h.namespace(Relation::NAMESPACE);
-                                r.write_discrete(h)
-                            },
-                            &mut p,
-                        );
-                        fixed.push(pairwise.fixed(&p));
-                        let at = (fixed.len() - 1) as u32;
-                        codes.push((key, at));
-                        at
-                    }
-                };
-                Some((at, row, r.reals()))
+                let at = codes
+                    .iter()
+                    .position(|&(k, _)| k == key)
+                    .unwrap_or_else(|| {
+                        codes.push((key, r));
+                        codes.len() - 1
+                    });
+                Some((first + at as u32, row, r.reals()))
+            }));
+            let shelf_key = EXPLANATION_KEY | explanation_key(&c.explanation);
+            let keys = codes.iter().map(|&(k, _)| k);
+            let groups =
+                m.memo_groups(std::iter::once(shelf_key).chain(keys), |key, p| match codes
+                    .iter()
+                    .find(|&&(k, _)| k == key)
+                {
+                    Some((_, r)) => hashed(
+                        &mut |h| {
+                            h.namespace(Relation::NAMESPACE);
+                            r.write_discrete(h)
+                        },
+                        p,
+                    ),
+                    None => hashed(&mut |h| explanation_features(&c.explanation, h), p),
+                });
+            let remembered = |key| groups.get(key).expect("memo_groups remembers every key");
+            let mut shelf = page.clone();
+            shelf.add(remembered(shelf_key));
+            fixed.extend(codes.iter().map(|&(key, _)| {
+                let mut group = shelf.clone();
+                group.add(remembered(key));
+                pairwise.fixed(&group)
             }));
         }
-        // Item rows are scattered over a table of the whole catalog: ask for the row a few
-        // pairs ahead while this one is computed.
-        const AHEAD: usize = 12;
-        let mut scores = pairs.iter().enumerate().map(|(k, pair)| {
-            if let Some(Some((_, row, _))) = pairs.get(k + AHEAD) {
-                prefetch(row);
-            }
-            match *pair {
-                Some((at, row, shares)) => {
-                    let z = pairwise.logit(&fixed[at as usize], row, &shares);
-                    f64::from(sigmoid_f32(z as f32))
-                }
-                None => unknown,
-            }
-        });
+        let mut scores = Vec::with_capacity(pairs.len());
+        pairwise.probabilities(&fixed, &pairs, unknown, &mut scores);
+        let mut scores = scores.into_iter();
         candidates
             .iter()
             .map(|c| scores.by_ref().take(c.items.len()).collect())
@@ -344,23 +329,13 @@ impl<'m> Models<'m> {
     }
 }
 
-/// Starts loading every cache line of `row` (a hint: no effect on results).
-#[inline]
-fn prefetch(row: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    for line in row.chunks(16).map(<[f32]>::as_ptr) {
-        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-        // SAFETY: SSE, which `_mm_prefetch` needs, is part of every x86_64 target, and a
-        // prefetch never faults or reads into the program: any address is allowed.
-        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.cast()) };
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = row;
-}
+/// Marks a remembered group as a shelf's explanation (keys without it are relation codes).
+const EXPLANATION_KEY: u64 = 1 << 63;
 
-/// A candidate pair ready for its arithmetic: the place of its fixed part, its item's row and
-/// its relation's real values.
-type Pair<'a> = (u32, &'a [f32], [f32; Relation::REALS]);
+/// An explanation as a number: its kind and its argument.
+fn explanation_key(e: &Explanation) -> u64 {
+    (e.kind() as u64) << 32 | u64::from(e.arg())
+}
 
 /// The reward model's features of cards: a context's own are computed once and reused for
 /// every card shown in it.

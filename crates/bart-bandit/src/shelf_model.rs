@@ -133,7 +133,7 @@ fn logged(shelf: &LoggedShelf<'_>) -> Logged {
 /// r' in one context: the context's features summed once, then per shelf its own few.
 pub struct ShelfScorer<'m> {
     model: &'m RewardModel,
-    pairwise: Pairwise<'m>,
+    pairwise: Pairwise<'m, 0>,
     context: Partial,
 }
 

@@ -9,32 +9,36 @@
 //! their preference for the artist) are expanded term by term. What is left per pair is one
 //! dot product of rank length.
 
-use super::{Partial, RewardModel, lanes_sum};
+use super::{Partial, RewardModel, lanes_sum, sigmoid_f32};
 use bart_models::dot_f32 as dot;
 
 /// A model ready to score examples made of a [`Fixed`] group, an item row
-/// ([`item_row`](Pairwise::item_row)) and values of the real-valued features it was made for.
+/// ([`item_row`](Pairwise::item_row)) and values of the `R` real-valued features it was made
+/// for.
+///
+/// Rows and fixed groups hold no subnormal numbers (they are flushed to 0 when made), so the
+/// per-pair arithmetic never pays for a microcode assist, whatever the model's weights.
 #[derive(Debug)]
-pub struct Pairwise<'m> {
+pub struct Pairwise<'m, const R: usize> {
     rank: usize,
     /// The constant's weight.
     constant: f64,
     /// Per real-valued feature: its linear weight and its embedding.
-    reals: Vec<(f32, &'m [f32])>,
-    /// `v_k · v_l` for every pair k < l of real-valued features, row by row.
-    cross: Vec<f32>,
+    reals: [(f32, &'m [f32]); R],
+    /// `v_k · v_l` at `[k][l]` for every pair k < l of real-valued features (0 elsewhere).
+    cross: [[f32; R]; R],
 }
 
 /// A fixed group summarised for [`Pairwise::logit`]: the constant and the group's own part of
 /// the logit, its embedding sum, and per real-valued feature `w_k + v_k · S`.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Fixed {
+pub struct Fixed<const R: usize> {
     logit: f64,
-    sum: Vec<f32>,
-    reals: Vec<f32>,
+    pub(super) sum: Vec<f32>,
+    pub(super) reals: [f32; R],
 }
 
-impl Fixed {
+impl<const R: usize> Fixed<R> {
     /// The logit of the fixed group alone (no item, real values 0).
     pub fn logit(&self) -> f64 {
         self.logit
@@ -45,22 +49,19 @@ impl RewardModel {
     /// Order-2 scoring for examples whose real-valued features beyond the groups are `reals`
     /// (hashed ids); `None` for models with 3rd-order terms or crosses, whose scores do not
     /// split this way.
-    pub fn pairwise(&self, reals: &[u32]) -> Option<Pairwise<'_>> {
+    pub fn pairwise<const R: usize>(&self, reals: &[u32; R]) -> Option<Pairwise<'_, R>> {
         if self.config.order3() > 0 || !self.config.interactions.is_empty() {
             return None;
         }
         let rank = self.config.order2();
-        let reals: Vec<(f32, &[f32])> = reals
-            .iter()
-            .map(|&id| {
-                let row = &self.rows[self.row(id)..][..1 + rank];
-                (row[0], &row[1..])
-            })
-            .collect();
-        let mut cross = Vec::new();
-        for (k, (_, u)) in reals.iter().enumerate() {
-            for (_, v) in &reals[k + 1..] {
-                cross.push(dot(u, v));
+        let reals = reals.map(|id| {
+            let row = &self.rows[self.row(id)..][..1 + rank];
+            (row[0], &row[1..])
+        });
+        let mut cross = [[0.0; R]; R];
+        for k in 0..R {
+            for l in k + 1..R {
+                cross[k][l] = flushed(dot(reals[k].1, reals[l].1));
             }
         }
         Some(Pairwise {
@@ -72,61 +73,110 @@ impl RewardModel {
     }
 }
 
-impl Pairwise<'_> {
+impl<const R: usize> Pairwise<'_, R> {
     /// Numbers per item row: its own logit part, its dot product with each real-valued
     /// feature's embedding, then its embedding sum.
     pub fn row_len(&self) -> usize {
-        1 + self.reals.len() + self.rank
+        1 + R + self.rank
     }
 
     /// Writes the row of an item group's partial into `row` ([`row_len`](Self::row_len)
     /// long).
     pub fn item_row(&self, item: &Partial, row: &mut [f32]) {
         let sum = &item.sums[..self.rank];
-        let (own, rest) = row.split_at_mut(1);
-        let (reals, out) = rest.split_at_mut(self.reals.len());
-        own[0] = (item.linear + self.pairs(item)) as f32;
-        for (r, (_, v)) in reals.iter_mut().zip(&self.reals) {
+        let (head, out) = row.split_at_mut(1 + R);
+        head[0] = (item.linear + self.pairs(item)) as f32;
+        for (r, (_, v)) in head[1..].iter_mut().zip(&self.reals) {
             *r = dot(sum, v);
         }
         out.copy_from_slice(sum);
+        row.iter_mut().for_each(|x| *x = flushed(*x));
     }
 
     /// The fixed group of a partial.
-    pub fn fixed(&self, group: &Partial) -> Fixed {
-        let sum = group.sums[..self.rank].to_vec();
+    pub fn fixed(&self, group: &Partial) -> Fixed<R> {
+        let sum: Vec<f32> = group.sums[..self.rank]
+            .iter()
+            .map(|&x| flushed(x))
+            .collect();
         Fixed {
             logit: self.constant + group.linear + self.pairs(group),
-            reals: self.reals.iter().map(|&(w, v)| w + dot(&sum, v)).collect(),
+            reals: self.reals.map(|(w, v)| flushed(w + dot(&sum, v))),
             sum,
         }
     }
 
     /// The logit of the example made of `fixed`, the item of `row` and the real-valued
-    /// features at `values` (in the order the scorer was made with).
-    pub fn logit(&self, fixed: &Fixed, row: &[f32], values: &[f32]) -> f64 {
-        let (own, rest) = row.split_at(1);
-        let (reals, sum) = rest.split_at(self.reals.len());
-        let mut z = own[0] + dot(sum, &fixed.sum);
-        debug_assert_eq!(values.len(), self.reals.len());
-        // Terms of a value 0 (a feature the page lacks, such as the preference without
-        // embeddings) are 0: skipped.
-        let mut cross = self.cross.iter();
-        for (k, &x) in values.iter().enumerate() {
-            let later = &values[k + 1..];
-            if x == 0.0 {
-                // So are its cross terms with the later values.
-                cross.by_ref().take(later.len()).for_each(drop);
-                continue;
+    /// features at `values` (in the order the scorer was made with), in `f32`: one dot
+    /// product of rank length and a few products, without branches.
+    #[inline]
+    pub fn logit(&self, fixed: &Fixed<R>, row: &[f32], values: &[f32; R]) -> f32 {
+        let (head, sum) = row.split_at(1 + R);
+        let mut z = head[0] + dot(sum, &fixed.sum);
+        for k in 0..R {
+            let mut slope = fixed.reals[k] + head[1 + k];
+            for (&y, &c) in values.iter().zip(&self.cross[k]).skip(k + 1) {
+                slope += y * c;
             }
-            z += x * (fixed.reals[k] + reals[k]);
-            for (&y, &c) in later.iter().zip(&mut cross) {
-                if y != 0.0 {
-                    z += x * y * c;
-                }
-            }
+            z += values[k] * slope;
         }
-        fixed.logit + f64::from(z)
+        fixed.logit as f32 + z
+    }
+
+    /// Appends the probability of each of `pairs` to `out`: [`logit`](Self::logit) of its
+    /// group in `fixed`, its row and its values through the logistic function, or `unknown`
+    /// for `None`. Runs with AVX2 where the CPU has it (the same results bit for bit: no
+    /// fused multiply-add).
+    pub fn probabilities(
+        &self,
+        fixed: &[Fixed<R>],
+        pairs: &[Option<Pair<'_, R>>],
+        unknown: f64,
+        out: &mut Vec<f64>,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU has the AVX2 instructions `probabilities_avx2` is compiled for.
+            return unsafe { self.probabilities_avx2(fixed, pairs, unknown, out) };
+        }
+        self.probabilities_portable(fixed, pairs, unknown, out);
+    }
+
+    /// [`probabilities`](Self::probabilities) compiled for AVX2.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn probabilities_avx2(
+        &self,
+        fixed: &[Fixed<R>],
+        pairs: &[Option<Pair<'_, R>>],
+        unknown: f64,
+        out: &mut Vec<f64>,
+    ) {
+        self.probabilities_portable(fixed, pairs, unknown, out);
+    }
+
+    #[inline(always)]
+    fn probabilities_portable(
+        &self,
+        fixed: &[Fixed<R>],
+        pairs: &[Option<Pair<'_, R>>],
+        unknown: f64,
+        out: &mut Vec<f64>,
+    ) {
+        // Item rows are scattered over a table of the whole catalog: ask for the row a few
+        // pairs ahead while this one is computed.
+        const AHEAD: usize = 12;
+        out.extend(pairs.iter().enumerate().map(|(k, pair)| {
+            if let Some(Some((_, row, _))) = pairs.get(k + AHEAD) {
+                prefetch(row);
+            }
+            match pair {
+                Some((at, row, values)) => {
+                    f64::from(sigmoid_f32(self.logit(&fixed[*at as usize], row, values)))
+                }
+                None => unknown,
+            }
+        }));
     }
 
     /// A group's pairwise interactions among its own features: ½ (|S|² − Σ |v|² x²).
@@ -134,4 +184,27 @@ impl Pairwise<'_> {
         let sum = &group.sums[..self.rank];
         0.5 * f64::from(lanes_sum(sum, |a| a * a) - group.sums[self.rank])
     }
+}
+
+/// A pair ready for its arithmetic: the place of its fixed group, its item's row and its
+/// real values.
+pub type Pair<'a, const R: usize> = (u32, &'a [f32], [f32; R]);
+
+/// Starts loading every cache line of `row` (a hint: no effect on results).
+#[inline(always)]
+fn prefetch(row: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    for line in row.chunks(16).map(<[f32]>::as_ptr) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: SSE, which `_mm_prefetch` needs, is part of every x86_64 target, and a
+        // prefetch never faults or reads into the program: any address is allowed.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(line.cast()) };
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
+}
+
+/// `x`, or 0 if it is subnormal.
+fn flushed(x: f32) -> f32 {
+    if x.is_subnormal() { 0.0 } else { x }
 }

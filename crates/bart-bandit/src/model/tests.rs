@@ -296,7 +296,7 @@ fn pairwise_parts_combine_to_the_full_prediction() {
         let fixed = pairwise.fixed(&pu);
         let mut row = vec![0.0; pairwise.row_len()];
         pairwise.item_row(&pa, &mut row);
-        // Zeros first, in the middle and last: their terms (and cross terms) are skipped.
+        // Zeros first, in the middle and last (their terms and cross terms vanish).
         let cases = [
             [0.0, 0.0, 0.0],
             [0.25, -1.5, 0.0],
@@ -311,7 +311,7 @@ fn pairwise_parts_combine_to_the_full_prediction() {
                 full.push(id, x);
             }
             let full = m.logit(&full.example());
-            let parts = pairwise.logit(&fixed, &row, &values);
+            let parts = f64::from(pairwise.logit(&fixed, &row, &values));
             assert!((full - parts).abs() < 1e-5, "{kind:?}: {full} vs {parts}");
             assert!(full.abs() > 0.01, "{kind:?}: a trivial score");
         }
@@ -392,4 +392,144 @@ fn remembered_rows_are_forgotten_by_the_next_update_or_another_width() {
     drop(after);
     // Clones start with an empty memo and compare equal.
     assert_eq!(m.clone(), m);
+}
+
+#[test]
+fn remembered_groups_are_forgotten_by_the_next_update() {
+    let mut m = RewardModel::new(config(ModelKind::Fm2)).unwrap();
+    let f = example_without_repeat();
+    let builds = std::cell::Cell::new(0);
+    let build = |_: u64, p: &mut Partial| {
+        builds.set(builds.get() + 1);
+        m.add_to(p, &f.example());
+    };
+    let mut whole = m.partial();
+    m.add_to(&mut whole, &f.example());
+    let groups = m.memo_groups([5, 5, 9], build);
+    assert_eq!(groups.get(5), Some(&whole));
+    assert_eq!(groups.get(9), Some(&whole));
+    assert_eq!(groups.get(6), None);
+    drop(groups);
+    assert_eq!(builds.get(), 2);
+    assert!(m.memo_groups([9, 5], build).get(5).is_some());
+    assert_eq!(builds.get(), 2, "remembered");
+    m.update(&f.example(), 1.0, 1.0);
+    let mut after = m.partial();
+    m.add_to(&mut after, &f.example());
+    assert_ne!(after, whole, "the update changed the weights");
+    let rebuilt = m.memo_groups([5], |_, p| m.add_to(p, &f.example()));
+    assert_eq!(rebuilt.get(5), Some(&after));
+}
+
+#[test]
+fn partials_of_disjoint_groups_add_up() {
+    let mut m = randomised(ModelKind::Fm2);
+    m.config.interactions = Interactions::default();
+    let (u, a) = (Namespace::new(b"User"), Namespace::new(b"Action"));
+    let (mut user, mut action) = (Features::default(), Features::default());
+    user.namespace(&u);
+    user.push(u.id(b"country=3"), 1.0);
+    action.namespace(&a);
+    action.push(a.id(b"len"), 1.5);
+    let (mut sum, mut pa) = (m.partial(), m.partial());
+    m.add_to(&mut sum, &user.example());
+    m.add_to(&mut pa, &action.example());
+    sum.add(&pa);
+    let pairwise = m.pairwise(&[]).unwrap();
+    let mut both = Features::default();
+    both.namespace(&u);
+    both.push(u.id(b"country=3"), 1.0);
+    both.namespace(&a);
+    both.push(a.id(b"len"), 1.5);
+    let full = m.logit(&both.example());
+    assert!((pairwise.fixed(&sum).logit() - full).abs() < 1e-6, "{full}");
+}
+
+#[test]
+fn rows_and_fixed_groups_hold_no_subnormal_numbers() {
+    let mut m = RewardModel::new(config(ModelKind::Fm2)).unwrap();
+    m.config.interactions = Interactions::default();
+    let ns = Namespace::new(b"x");
+    let id = ns.id(b"tiny");
+    // Every parameter of the feature's bucket subnormal (as old models could leave them).
+    let at = m.row(id);
+    m.rows[at..][..m.stride].fill(f32::from_bits(1));
+    let mut f = Features::default();
+    f.namespace(&ns);
+    f.push(id, 1.0);
+    let mut p = m.partial();
+    m.add_to(&mut p, &f.example());
+    assert!(
+        p.sums.iter().any(|x| x.is_subnormal()),
+        "the test needs subnormal sums"
+    );
+    let pairwise = m.pairwise(&[id]).unwrap();
+    let mut row = vec![1.0; pairwise.row_len()];
+    pairwise.item_row(&p, &mut row);
+    let fixed = pairwise.fixed(&p);
+    assert!(
+        row.iter()
+            .chain(&fixed.sum)
+            .chain(&fixed.reals)
+            .all(|x| !x.is_subnormal())
+    );
+    assert!(row.iter().all(|&x| x == 0.0), "{row:?}");
+}
+
+#[test]
+fn batched_probabilities_are_the_logits_through_the_sigmoid_bit_for_bit() {
+    let (u, a, r) = (
+        Namespace::new(b"User"),
+        Namespace::new(b"Action"),
+        Namespace::new(b"Real"),
+    );
+    let mut m = RewardModel::new(ModelConfig {
+        rank: 32,
+        ..config(ModelKind::Fm2)
+    })
+    .unwrap();
+    m.config.interactions = Interactions::default();
+    for (k, w) in m.rows.iter_mut().enumerate() {
+        *w = 0.3 * gaussian(7, k, 0);
+    }
+    let reals = [r.id(b"share"), r.id(b"other")];
+    let pairwise = m.pairwise(&reals).unwrap();
+    let partial = |ns: &Namespace, name: String| {
+        let mut f = Features::default();
+        f.namespace(ns);
+        f.push(ns.id(name.as_bytes()), 1.0);
+        let mut p = m.partial();
+        m.add_to(&mut p, &f.example());
+        p
+    };
+    let fixed: Vec<_> = (0..3)
+        .map(|k| pairwise.fixed(&partial(&u, format!("u={k}"))))
+        .collect();
+    let rows: Vec<Vec<f32>> = (0..40)
+        .map(|k| {
+            let mut row = vec![0.0; pairwise.row_len()];
+            pairwise.item_row(&partial(&a, format!("a={k}")), &mut row);
+            row
+        })
+        .collect();
+    let pairs: Vec<Option<Pair<'_, 2>>> = (0..100)
+        .map(|k| {
+            let values = [(k % 7) as f32 * 0.1, (k % 3) as f32 * -0.2];
+            (k % 11 != 0).then(|| ((k % 3) as u32, rows[k % 40].as_slice(), values))
+        })
+        .collect();
+    let mut out = vec![0.25];
+    pairwise.probabilities(&fixed, &pairs, 0.125, &mut out);
+    assert_eq!(out.len(), 101, "appended");
+    for (p, pair) in out[1..].iter().zip(&pairs) {
+        let expected = match pair {
+            Some((at, row, values)) => f64::from(sigmoid_f32(pairwise.logit(
+                &fixed[*at as usize],
+                row,
+                values,
+            ))),
+            None => 0.125,
+        };
+        assert_eq!(p.to_bits(), expected.to_bits());
+    }
 }
