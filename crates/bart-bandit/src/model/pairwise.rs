@@ -109,7 +109,7 @@ impl<const R: usize> Pairwise<'_, R> {
     /// The logit of the example made of `fixed`, the item of `row` and the real-valued
     /// features at `values` (in the order the scorer was made with), in `f32`: one dot
     /// product of rank length and a few products, without branches.
-    #[inline]
+    #[inline(always)]
     pub fn logit(&self, fixed: &Fixed<R>, row: &[f32], values: &[f32; R]) -> f32 {
         let (head, sum) = row.split_at(1 + R);
         let mut z = head[0] + dot(sum, &fixed.sum);
@@ -166,17 +166,28 @@ impl<const R: usize> Pairwise<'_, R> {
         // Item rows are scattered over a table of the whole catalog: ask for the row a few
         // pairs ahead while this one is computed.
         const AHEAD: usize = 12;
-        out.extend(pairs.iter().enumerate().map(|(k, pair)| {
+        // Plain loops: iterator adapters would be compiled apart, without AVX2. The logits
+        // first, then the logistic function over all of them (vectorised).
+        let mut p = vec![0.0f32; pairs.len()];
+        for k in 0..pairs.len() {
             if let Some(Some((_, row, _))) = pairs.get(k + AHEAD) {
                 prefetch(row);
             }
-            match pair {
-                Some((at, row, values)) => {
-                    f64::from(sigmoid_f32(self.logit(&fixed[*at as usize], row, values)))
-                }
-                None => unknown,
+            if let Some((at, row, values)) = &pairs[k] {
+                p[k] = self.logit(&fixed[*at as usize], row, values);
             }
-        }));
+        }
+        for z in &mut p {
+            *z = sigmoid_f32(*z);
+        }
+        out.reserve(pairs.len());
+        for (&p, pair) in p.iter().zip(pairs) {
+            out.push(if pair.is_some() {
+                f64::from(p)
+            } else {
+                unknown
+            });
+        }
     }
 
     /// A group's pairwise interactions among its own features: ½ (|S|² − Σ |v|² x²).

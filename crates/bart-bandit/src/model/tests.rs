@@ -533,3 +533,26 @@ fn batched_probabilities_are_the_logits_through_the_sigmoid_bit_for_bit() {
         assert_eq!(p.to_bits(), expected.to_bits());
     }
 }
+
+#[test]
+fn the_serving_exponential_is_within_3_ulp_over_the_normal_range() {
+    let mut worst = 0.0f64;
+    for k in 0..=200_000 {
+        let x = -87.3 + (88.3 + 87.3) * f64::from(k) / 200_000.0;
+        let got = f64::from(exp_f32(x as f32));
+        let exact = (f64::from(x as f32)).exp();
+        worst = worst.max(((got - exact) / exact).abs());
+    }
+    // One ulp of f32 is 2^-23 relative (1.19e-7) at worst.
+    assert!(worst < 3.0 * 1.2e-7, "{worst:e}");
+    assert!(exp_f32(f32::NAN).is_nan());
+    assert!(exp_f32(-1e9) > 0.0 && exp_f32(1e9).is_finite());
+    for z in [-30.0, -3.5, -0.1, 0.0, 0.7, 4.0, 25.0] {
+        let exact = sigmoid(z);
+        assert!(
+            (f64::from(sigmoid_f32(z as f32)) - exact).abs() <= 3e-7 * exact,
+            "{z}"
+        );
+    }
+    assert_eq!(sigmoid_f32(0.0), 0.5);
+}
