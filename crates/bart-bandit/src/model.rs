@@ -434,10 +434,25 @@ fn lanes_sum(xs: &[f32], f: impl Fn(f32) -> f32) -> f32 {
 /// power sums). Scores of examples made of disjoint groups, such as a page's context, a
 /// shelf's explanation and an item, combine partials instead of revisiting every feature;
 /// see [`Pairwise`].
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Debug, PartialEq)]
 pub struct Partial {
     linear: f64,
     sums: Vec<f32>,
+}
+
+impl Clone for Partial {
+    fn clone(&self) -> Self {
+        Partial {
+            linear: self.linear,
+            sums: self.sums.clone(),
+        }
+    }
+
+    /// Reuses `self`'s allocation (the page scorer copies a partial per shelf and group).
+    fn clone_from(&mut self, source: &Self) {
+        self.linear = source.linear;
+        self.sums.clone_from(&source.sums);
+    }
 }
 
 impl Partial {

@@ -242,6 +242,8 @@ impl Recommender {
         // This shelf's combinations of codes, in the order of their fixed groups.
         let mut codes: Vec<(u64, Relation)> = Vec::new();
         let mut pairs: Vec<Option<Pair<'_, { Relation::REALS }>>> = Vec::new();
+        // A shelf's partial and one of its groups', reused (no allocation per shelf).
+        let (mut shelf, mut group) = (m.partial(), m.partial());
         for c in candidates {
             codes.clear();
             let first = fixed.len() as u32;
@@ -276,10 +278,10 @@ impl Recommender {
                     None => hashed(&mut |h| explanation_features(&c.explanation, h), p),
                 });
             let remembered = |key| groups.get(key).expect("memo_groups remembers every key");
-            let mut shelf = page.clone();
+            shelf.clone_from(&page);
             shelf.add(remembered(shelf_key));
             fixed.extend(codes.iter().map(|&(key, _)| {
-                let mut group = shelf.clone();
+                group.clone_from(&shelf);
                 group.add(remembered(key));
                 pairwise.fixed(&group)
             }));

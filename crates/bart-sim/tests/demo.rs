@@ -2,6 +2,8 @@
 //! intervals, the off-policy estimate of the model that served the last day must lie inside
 //! the interval of its online value, and every logged page must replay bit for bit.
 
+mod common;
+
 use bart_bandit::{EpsilonSchedule, Models, Policy, RewardModel, seed_for};
 use bart_log::{EventStore, JoinQuery};
 use bart_sim::WorldConfig;
@@ -53,19 +55,7 @@ fn the_loop_learns_and_offline_agrees_with_online_and_pages_replay() {
     assert_eq!(report.days.len(), 3);
     assert_eq!(report.model_version, 2);
     assert_eq!(last.model_version, 2);
-    assert!(
-        last.bart.value > last.random.value && last.bart.disjoint(&last.random),
-        "BaRT {:?} vs random {:?}",
-        last.bart,
-        last.random
-    );
-    for e in [report.offline.ips, report.offline.snips] {
-        assert!(
-            last.bart.contains(e.value),
-            "offline {e:?} outside online {:?}",
-            last.bart
-        );
-    }
+    common::assert_bart_learned(&report);
     assert_eq!(report.offline_pages, 12_000);
     assert!(DataDir::report(dir.path()).is_file());
     assert!(DataDir::model(dir.path(), 2).is_file());

@@ -3,6 +3,8 @@
 //! its data directory and refuses changed data, and the whole loop learns on it, with
 //! similar-artist and cluster shelves, and replays its pages bit for bit.
 
+mod common;
+
 use bart_bandit::{CandidateConfig, Models, PageConfig, Policy, RewardModel};
 use bart_core::{Explanation, ItemKind, ListenerId};
 use bart_log::{EventStore, JoinQuery};
@@ -141,20 +143,7 @@ fn the_loop_learns_on_listening_data_and_its_pages_replay() {
         ..DemoConfig::default()
     };
     let (world, recommender, report) = experiment::run(&config, false).unwrap();
-    let last = report.last_day();
-    assert!(
-        last.bart.value > last.random.value && last.bart.disjoint(&last.random),
-        "BaRT {:?} vs random {:?}",
-        last.bart,
-        last.random
-    );
-    for e in [report.offline.ips, report.offline.snips] {
-        assert!(
-            last.bart.contains(e.value),
-            "offline {e:?} vs online {:?}",
-            last.bart
-        );
-    }
+    common::assert_bart_learned(&report);
     let saved: WorldConfig =
         serde_json::from_str(&std::fs::read_to_string(DataDir::world(dir.path())).unwrap())
             .unwrap();

@@ -435,6 +435,11 @@ fn partials_of_disjoint_groups_add_up() {
     m.add_to(&mut sum, &user.example());
     m.add_to(&mut pa, &action.example());
     sum.add(&pa);
+    // A copy into a partial that holds other sums replaces them.
+    let mut copy = pa.clone();
+    copy.add(&pa);
+    copy.clone_from(&sum);
+    assert_eq!(copy, sum);
     let pairwise = m.pairwise(&[]).unwrap();
     let mut both = Features::default();
     both.namespace(&u);
