@@ -160,6 +160,9 @@ impl Policy {
         k: usize,
         rng: &mut impl Rng,
     ) -> Vec<(usize, f64)> {
+        if let Exploration::EpsilonGreedy { epsilon } = self.exploration {
+            return EpsilonGreedy { epsilon }.draw_without_replacement(scores.mean, k, rng);
+        }
         let mut remaining: Vec<usize> = (0..scores.mean.len()).collect();
         let mut scratch = Vec::with_capacity(remaining.len());
         let mut out = Vec::with_capacity(k.min(remaining.len()));
@@ -230,11 +233,62 @@ impl EpsilonGreedy {
         p
     }
 
+    /// The probabilities of an exploring and of the greedy candidate among `m`.
+    fn masses(&self, m: usize) -> (f64, f64) {
+        let explore = self.epsilon / m as f64;
+        (explore, explore + (1.0 - self.epsilon))
+    }
+
     /// Writes to `out` the probabilities of `m` candidates, the one at `best` greedy.
     fn fill(&self, m: usize, best: usize, out: &mut Vec<f64>) {
+        let (explore, greedy) = self.masses(m);
         out.clear();
-        out.resize(m, self.epsilon / m as f64);
-        out[best] += 1.0 - self.epsilon;
+        out.resize(m, explore);
+        out[best] = greedy;
+    }
+
+    /// The draw [`sample`] makes with `u` from the probabilities [`fill`](Self::fill) writes,
+    /// and its probability, without writing them: the same partial sums in the same order.
+    fn pick(&self, m: usize, best: usize, u: f64) -> (usize, f64) {
+        let (explore, greedy) = self.masses(m);
+        let p = |i: usize| if i == best { greedy } else { explore };
+        let mut acc = 0.0;
+        for i in 0..m {
+            acc += p(i);
+            if u < acc {
+                return (i, p(i));
+            }
+        }
+        // As `sample`: the last candidate with mass.
+        let last = if explore > 0.0 { m - 1 } else { best };
+        (last, p(last))
+    }
+
+    /// [`Policy::draw_without_replacement`] for ε-greedy, the same draws from the same random
+    /// numbers: the best candidate left at each step is the first of the `k` best (ranked
+    /// once) not drawn yet, so no step scans every candidate.
+    fn draw_without_replacement(
+        &self,
+        scores: &[f64],
+        k: usize,
+        rng: &mut impl Rng,
+    ) -> Vec<(usize, f64)> {
+        let k = k.min(scores.len());
+        let best = ranked(scores, k);
+        let mut remaining: Vec<usize> = (0..scores.len()).collect();
+        let mut out: Vec<(usize, f64)> = Vec::with_capacity(k);
+        for _ in 0..k {
+            let greedy = *best
+                .iter()
+                .find(|&&i| !out.iter().any(|&(j, _)| j == i))
+                .expect("k draws leave one of the k best");
+            let at = remaining
+                .binary_search(&greedy)
+                .expect("not drawn yet, so remaining");
+            let (pick, p) = self.pick(remaining.len(), at, rng.random::<f64>());
+            out.push((remaining.remove(pick), p));
+        }
+        out
     }
 }
 
@@ -306,6 +360,19 @@ fn rank(scores: &[f64], a: usize, b: usize) -> std::cmp::Ordering {
     scores[b].total_cmp(&scores[a]).then(a.cmp(&b))
 }
 
+/// The indices of the `count` best-ranked candidates, best first.
+fn ranked(scores: &[f64], count: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    let by = |a: &usize, b: &usize| rank(scores, *a, *b);
+    let count = count.min(order.len());
+    if count < order.len() {
+        order.select_nth_unstable_by(count, by);
+    }
+    order.truncate(count);
+    order.sort_unstable_by(by);
+    order
+}
+
 /// Index of the highest score, lowest index on ties.
 pub fn greedy(scores: &[f64]) -> usize {
     best_among(scores, scores.len(), |k| k)
@@ -368,13 +435,8 @@ impl Marginals {
         let k = k.min(n);
         let width = n.min(k + 2);
         // Candidate indices by rank: score descending, index ascending (matches `greedy`);
-        // only the first width - 1 in order.
-        let mut order: Vec<usize> = (0..n).collect();
-        let by = |a: &usize, b: &usize| rank(scores, *a, *b);
-        if width > 0 {
-            order.select_nth_unstable_by(width - 1, by);
-        }
-        order[..width.saturating_sub(1)].sort_unstable_by(by);
+        // only the first width - 1.
+        let order = ranked(scores, width.saturating_sub(1));
         let mut by_rank = vec![0.0; k * width];
         // state[f]: P(frontier = rank f) at the current step; f <= t.
         let mut state = vec![0.0; k + 1];

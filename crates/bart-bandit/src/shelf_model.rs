@@ -34,16 +34,15 @@ impl ShelfSummary {
         if k == 0 {
             return ShelfSummary::default();
         }
-        // The best k so far, best first: one pass, and most scores are below the k-th.
-        let mut top: Vec<f64> = Vec::with_capacity(k + 1);
-        for &x in scores {
-            if top.len() == k && x.total_cmp(&top[k - 1]).is_le() {
-                continue;
-            }
-            let at = top.partition_point(|t| t.total_cmp(&x).is_ge());
-            top.insert(at, x);
-            top.truncate(k);
+        // The best k, best first: a selection, then a sort of k (whatever order the
+        // scores come in).
+        let mut top = scores.to_vec();
+        let best_first = |a: &f64, b: &f64| b.total_cmp(a);
+        if k < top.len() {
+            top.select_nth_unstable_by(k - 1, best_first);
         }
+        let top = &mut top[..k];
+        top.sort_unstable_by(best_first);
         ShelfSummary {
             top_mean: top.iter().sum::<f64>() / k as f64,
             best: top[0],

@@ -89,6 +89,31 @@ proptest! {
     }
 
     #[test]
+    fn epsilon_greedy_draws_are_the_draws_of_its_probabilities(
+        scores in scores_strategy(),
+        epsilon in prop_oneof![Just(0.0), Just(1.0), 0.0f64..=1.0],
+        k in 1usize..30,
+        seed in any::<u64>(),
+    ) {
+        // draw_without_replacement ranks once; a draw from the full probability vector at
+        // every step must give the same picks and probabilities from the same random numbers.
+        let policy = Policy::from(EpsilonGreedy::new(epsilon).unwrap());
+        let fast = policy.draw_without_replacement(
+            Scores::single(&scores),
+            k,
+            &mut Xoshiro256PlusPlus::seed_from_u64(seed),
+        );
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+        let mut remaining: Vec<usize> = (0..scores.len()).collect();
+        let mut slow = Vec::new();
+        while slow.len() < k && !remaining.is_empty() {
+            let (at, p) = policy.draw(Scores::single(&scores), &remaining, &mut rng, &mut Vec::new());
+            slow.push((remaining.remove(at), p));
+        }
+        prop_assert_eq!(fast, slow);
+    }
+
+    #[test]
     fn marginals_are_distributions_over_candidates_and_steps(
         scores in scores_strategy(),
         epsilon in 0.0f64..=1.0,
