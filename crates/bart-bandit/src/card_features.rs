@@ -118,10 +118,49 @@ pub trait ListenerFacts {
     fn cluster_share(&self, cluster: ClusterId) -> f32;
     /// The listener's predicted preference for the artist (0 without embeddings).
     fn preference(&self, artist: ArtistId) -> f32;
-    /// [`recent_artist`](Self::recent_artist) and [`artist_share`](Self::artist_share) in
-    /// one lookup.
-    fn artist(&self, artist: ArtistId) -> (Option<usize>, f32) {
-        (self.recent_artist(artist), self.artist_share(artist))
+    /// What the artist adds to a relation.
+    fn artist_part(&self, artist: ArtistId) -> ArtistPart {
+        ArtistPart::new(self.recent_artist(artist), self.artist_share(artist))
+    }
+    /// What the genre adds to a relation.
+    fn genre_part(&self, genre: GenreId) -> GenrePart {
+        GenrePart::new(self.genre_share(genre))
+    }
+}
+
+/// What an item's artist adds to its relation: how recently the listener played them and
+/// their share of the listener's plays, bucketed, and the share itself.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ArtistPart {
+    recency: u64,
+    affinity: u64,
+    share: f32,
+}
+
+impl ArtistPart {
+    fn new(position: Option<usize>, share: f32) -> Self {
+        ArtistPart {
+            recency: recency(position),
+            affinity: bucket(share, &[1e-6, 0.02, 0.05, 0.1]),
+            share,
+        }
+    }
+}
+
+/// What an item's genre adds to its relation: the listener's share of plays of it, bucketed
+/// and as a value.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GenrePart {
+    affinity: u64,
+    share: f32,
+}
+
+impl GenrePart {
+    fn new(share: f32) -> Self {
+        GenrePart {
+            affinity: bucket(share, &[1e-6, 0.05, 0.15, 0.3]),
+            share,
+        }
     }
 }
 
@@ -156,21 +195,35 @@ impl ListenerFacts for Scan<'_> {
     }
 }
 
-/// [`ListenerFacts`] from tables built once per context.
+/// [`ListenerFacts`] from tables built once per context. The artist and genre tables are
+/// dense, with a last entry for every id beyond them, so a lookup has no branch.
 #[derive(Clone, Debug, Default)]
 pub struct Listener {
     recent_items: FxHashMap<ItemId, usize>,
     /// Rank and share of each of the listener's top genres, by genre index (genres are few).
     genres: Vec<Option<(usize, f32)>>,
-    /// Position among the recent artists and share of plays of every artist in either.
-    artists: FxHashMap<ArtistId, (Option<usize>, f32)>,
+    /// By genre index, then one for every other genre.
+    genre_parts: Vec<GenrePart>,
+    /// By artist index, the place in `artists` of every artist among the recent ones or in
+    /// the listener's plays; 0 (no plays, not recent) for the others, and for every artist
+    /// beyond the table (its last entry).
+    artist_at: Vec<u32>,
+    /// The places of artists beyond the table ([`DENSE_ARTISTS`]): empty but for stray ids.
+    stray_artists: FxHashMap<ArtistId, u32>,
+    /// Position among the recent artists and share of plays; an unknown artist's first.
+    artists: Vec<(Option<usize>, f32)>,
+    /// The same, as they add to a relation.
+    artist_parts: Vec<ArtistPart>,
     clusters: FxHashMap<ClusterId, f32>,
     /// The listener and the embeddings their preferences come from.
     preferences: Option<(ListenerId, Arc<ArtistEmbeddings>)>,
-    /// What the tables may hold: most candidates are items and artists the listener never
-    /// played, and their lookups end at one bit.
+    /// What the recent items may hold: most candidates are items the listener did not play
+    /// lately, and their lookups end at one bit.
     seen: Seen,
 }
+
+/// Artist ids below this are looked up in a dense table per page (at most 256 KB).
+const DENSE_ARTISTS: usize = 1 << 16;
 
 /// A one-hash Bloom filter of 4,096 bits over (table, id).
 #[derive(Clone, Debug)]
@@ -184,7 +237,6 @@ impl Default for Seen {
 
 impl Seen {
     const ITEM: u32 = 0;
-    const ARTIST: u32 = 1;
     const CLUSTER: u32 = 2;
 
     fn bit(table: u32, id: u32) -> (usize, u64) {
@@ -219,21 +271,47 @@ impl Listener {
         for (rank, &(g, share)) in top.iter().enumerate() {
             genres[g.index()].get_or_insert((rank, share));
         }
-        let recent_artists = first(&ctx.recent_artists);
-        let mut artists: FxHashMap<ArtistId, (Option<usize>, f32)> = recent_artists
+        let genre_parts = genres
             .iter()
-            .map(|(&a, &at)| (a, (Some(at), 0.0)))
+            .chain([&None])
+            .map(|g| GenrePart::new(g.map_or(0.0, |(_, share)| share)))
             .collect();
-        // Backwards, so the first share of each artist is the one kept, as a scan finds it.
-        for &(a, share) in affinity.top_artists(ctx.listener).iter().rev() {
-            artists.entry(a).or_insert((None, 0.0)).1 = share;
+        let top_artists = affinity.top_artists(ctx.listener);
+        let mut places: FxHashMap<ArtistId, u32> = FxHashMap::default();
+        let mut artists = vec![(None, 0.0)];
+        for (at, &a) in ctx.recent_artists.iter().enumerate() {
+            places.entry(a).or_insert_with(|| {
+                artists.push((Some(at), 0.0));
+                artists.len() as u32 - 1
+            });
         }
+        // Backwards, so the first share of each artist is the one kept, as a scan finds it.
+        for &(a, share) in top_artists.iter().rev() {
+            let place = *places.entry(a).or_insert_with(|| {
+                artists.push((None, 0.0));
+                artists.len() as u32 - 1
+            });
+            artists[place as usize].1 = share;
+        }
+        let dense = places
+            .keys()
+            .map(|a| a.index() + 2)
+            .filter(|&n| n <= DENSE_ARTISTS);
+        let mut artist_at = vec![0; dense.max().unwrap_or(1)];
+        places.retain(|a, &mut place| match artist_at.get_mut(a.index()) {
+            Some(to) if a.index() + 1 < DENSE_ARTISTS => {
+                *to = place;
+                false
+            }
+            _ => true,
+        });
+        let artist_parts = artists
+            .iter()
+            .map(|&(at, share)| ArtistPart::new(at, share))
+            .collect();
         let mut seen = Seen::default();
         for i in &ctx.recent_items {
             seen.insert(Seen::ITEM, i.0);
-        }
-        for a in artists.keys() {
-            seen.insert(Seen::ARTIST, a.0);
         }
         let mut clusters = FxHashMap::default();
         for &(c, share) in affinity.top_clusters(ctx.listener) {
@@ -243,7 +321,11 @@ impl Listener {
         Listener {
             recent_items: first(&ctx.recent_items),
             genres,
+            genre_parts,
+            artist_at,
+            stray_artists: places,
             artists,
+            artist_parts,
             clusters,
             preferences: affinity.embeddings().map(|e| (ctx.listener, Arc::clone(e))),
             seen,
@@ -258,7 +340,7 @@ impl ListenerFacts for Listener {
             .then(|| self.recent_items.get(&item).copied())?
     }
     fn recent_artist(&self, artist: ArtistId) -> Option<usize> {
-        self.artist(artist).0
+        self.artists[self.artist_place(artist)].0
     }
     fn genre_rank(&self, genre: GenreId) -> Option<usize> {
         self.genre(genre).map(|(rank, _)| rank)
@@ -267,13 +349,13 @@ impl ListenerFacts for Listener {
         self.genre(genre).map_or(0.0, |(_, share)| share)
     }
     fn artist_share(&self, artist: ArtistId) -> f32 {
-        self.artist(artist).1
+        self.artists[self.artist_place(artist)].1
     }
-    fn artist(&self, artist: ArtistId) -> (Option<usize>, f32) {
-        let held = self.seen.may_hold(Seen::ARTIST, artist.0);
-        held.then(|| self.artists.get(&artist).copied())
-            .flatten()
-            .unwrap_or((None, 0.0))
+    fn artist_part(&self, artist: ArtistId) -> ArtistPart {
+        self.artist_parts[self.artist_place(artist)]
+    }
+    fn genre_part(&self, genre: GenreId) -> GenrePart {
+        self.genre_parts[genre.index().min(self.genre_parts.len() - 1)]
     }
     fn cluster_share(&self, cluster: ClusterId) -> f32 {
         let held = self.seen.may_hold(Seen::CLUSTER, u32::from(cluster.0));
@@ -291,6 +373,17 @@ impl ListenerFacts for Listener {
 impl Listener {
     fn genre(&self, genre: GenreId) -> Option<(usize, f32)> {
         self.genres.get(genre.index()).copied().flatten()
+    }
+
+    /// The artist's place in `artists`: a clamped index, and no branch that is ever taken
+    /// unless the listener knows an artist beyond the table.
+    fn artist_place(&self, artist: ArtistId) -> usize {
+        let last = self.artist_at.len() - 1;
+        let place = self.artist_at[artist.index().min(last)];
+        if place == 0 && !self.stray_artists.is_empty() && artist.index() >= last {
+            return self.stray_artists.get(&artist).map_or(0, |&p| p as usize);
+        }
+        place as usize
     }
 }
 
@@ -335,7 +428,7 @@ impl ShelfRelation {
     pub fn new(ctx: &Context, facts: &impl ListenerFacts, explanation: &Explanation) -> Self {
         let (code, item) = match *explanation {
             Explanation::BecauseYouListened(a) => {
-                (recency(facts.recent_artist(a)) * 2, ItemPart::ByArtist(a))
+                (facts.artist_part(a).recency * 2, ItemPart::ByArtist(a))
             }
             Explanation::YourTopGenre(g) => {
                 let rank = facts.genre_rank(g).unwrap_or(3).min(3) as u64;
@@ -359,10 +452,22 @@ impl ShelfRelation {
         }
     }
 
+    /// Every relation of an item on one shelf has a [`slot`](Self::slot) below this.
+    pub const SLOTS: usize = 1 << 12;
+
+    /// A small number that tells apart the discrete keys of this shelf's relations: equal
+    /// slots, equal keys. `r` must be the relation of an item on this shelf.
+    pub fn slot(&self, r: &Relation) -> usize {
+        // The item's own part (at most 3), familiar (at most 15) and the two buckets (at most
+        // 4 each).
+        let own = r.relation - self.relation;
+        (own << 10 | r.familiar << 6 | r.genre_affinity << 3 | r.artist_affinity) as usize
+    }
+
     /// The relation of `item` on this shelf.
     pub fn of(&self, facts: &impl ListenerFacts, item: ItemFacts) -> Relation {
-        let genre_share = facts.genre_share(item.genre);
-        let (recent_artist, artist_share) = facts.artist(item.artist);
+        let genre = facts.genre_part(item.genre);
+        let artist = facts.artist_part(item.artist);
         let recent_item = recency(facts.recent_item(item.id));
         let own = match self.item {
             ItemPart::Nothing => 0,
@@ -372,11 +477,11 @@ impl ShelfRelation {
         };
         Relation {
             relation: self.relation + own,
-            familiar: recent_item * 4 + recency(recent_artist),
-            genre_affinity: bucket(genre_share, &[1e-6, 0.05, 0.15, 0.3]),
-            artist_affinity: bucket(artist_share, &[1e-6, 0.02, 0.05, 0.1]),
-            genre_share,
-            artist_share,
+            familiar: recent_item * 4 + artist.recency,
+            genre_affinity: genre.affinity,
+            artist_affinity: artist.affinity,
+            genre_share: genre.share,
+            artist_share: artist.share,
             preference: facts.preference(item.artist),
         }
     }
@@ -541,6 +646,46 @@ pub(crate) mod tests {
             recent_genres: Vec::new(),
             recent_items: Vec::new(),
         }
+    }
+
+    #[test]
+    fn listener_tables_answer_as_a_scan_for_any_artist_id() {
+        // Recent artists around and beyond the dense table, repeated (the first place
+        // counts), and ids just past the largest known one.
+        let mut ctx = bare_context(RegionId(0), Platform::Mobile);
+        let far = DENSE_ARTISTS as u32;
+        ctx.recent_artists = [3, far + 5, 3, far - 1, 1 << 30, 7].map(ArtistId).to_vec();
+        let affinity = Affinity::default();
+        let (listener, scan) = (
+            Listener::new(&ctx, &affinity),
+            Scan {
+                ctx: &ctx,
+                affinity: &affinity,
+            },
+        );
+        let ids = [
+            0,
+            3,
+            4,
+            7,
+            8,
+            far - 2,
+            far - 1,
+            far,
+            far + 5,
+            far + 6,
+            1 << 30,
+            u32::MAX,
+        ];
+        for a in ids.map(ArtistId) {
+            assert_eq!(listener.recent_artist(a), scan.recent_artist(a), "{a:?}");
+            assert_eq!(listener.artist_part(a), scan.artist_part(a), "{a:?}");
+        }
+        assert_eq!(listener.recent_artist(ArtistId(far + 5)), Some(1));
+        assert_eq!(listener.recent_artist(ArtistId(far - 1)), Some(3));
+        // Only a listener without stray ids has an empty stray table (its lookups never branch).
+        ctx.recent_artists = vec![ArtistId(3)];
+        assert!(Listener::new(&ctx, &affinity).stray_artists.is_empty());
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::sync::{RwLock, RwLockReadGuard};
 use xxhash_rust::xxh3::xxh3_64;
 
 mod pairwise;
+pub(crate) use pairwise::prefetch;
 pub use pairwise::{Fixed, Pair, Pairwise};
 
 /// The largest embedding rank (BaRT tried 10 to 200).

@@ -7,7 +7,7 @@ use crate::card_features::{
 };
 use crate::error::BanditError;
 use crate::features::{Example, Features, Mark};
-use crate::model::{Fixed, Pair, Pairwise, Partial, RewardModel, sigmoid};
+use crate::model::{Fixed, Pair, Pairwise, Partial, RewardModel, prefetch, sigmoid};
 use crate::page::{self, PageConfig, PagePlan, ScoredShelf};
 use crate::policy::Policy;
 use crate::shelf_model::ShelfScorer;
@@ -236,11 +236,14 @@ impl Recommender {
         });
         let listener = Listener::new(ctx, affinity);
         // First every pair's relation: the fixed group of its (shelf, relation codes), made
-        // the first time they meet, its item's row and its real values. Then the arithmetic
-        // in a tight loop, where the loads of many item rows are in flight at once.
+        // the first time they meet, its item's row and its real values (the facts of the item
+        // a few places on loaded meanwhile). Then the arithmetic in a tight loop, where the
+        // loads of many item rows are in flight at once.
         let mut fixed: Vec<Fixed<{ Relation::REALS }>> = Vec::new();
-        // This shelf's combinations of codes, in the order of their fixed groups.
-        let mut codes: Vec<(u64, Relation)> = Vec::new();
+        // This shelf's combinations of codes (key, relation, slot), in the order of their
+        // fixed groups, and the place in it of each slot's.
+        let mut codes: Vec<(u64, Relation, usize)> = Vec::new();
+        let mut place = vec![u32::MAX; ShelfRelation::SLOTS];
         let mut pairs: Vec<Option<Pair<'_, { Relation::REALS }>>> = Vec::new();
         // A shelf's partial and one of its groups', reused (no allocation per shelf).
         let (mut shelf, mut group) = (m.partial(), m.partial());
@@ -248,27 +251,30 @@ impl Recommender {
             codes.clear();
             let first = fixed.len() as u32;
             let relation = ShelfRelation::new(ctx, &listener, &c.explanation);
-            pairs.extend(c.items.iter().map(|&i| {
+            pairs.extend(c.items.iter().enumerate().map(|(k, &i)| {
+                if let Some(ahead) = c.items.get(k + 16) {
+                    prefetch(self.facts.get(ahead.index()..=ahead.index()).unwrap_or(&[]));
+                }
                 let (&item, row) = (self.facts.get(i.index())?, items.get(i.0)?);
                 let r = relation.of(&listener, item);
-                let key = r.discrete_key();
-                let at = codes
-                    .iter()
-                    .position(|&(k, _)| k == key)
-                    .unwrap_or_else(|| {
-                        codes.push((key, r));
-                        codes.len() - 1
-                    });
-                Some((first + at as u32, row, r.reals()))
+                let slot = relation.slot(&r);
+                if place[slot] == u32::MAX {
+                    place[slot] = codes.len() as u32;
+                    codes.push((r.discrete_key(), r, slot));
+                }
+                Some((first + place[slot], row, r.reals()))
             }));
+            for &(_, _, slot) in &codes {
+                place[slot] = u32::MAX;
+            }
             let shelf_key = EXPLANATION_KEY | explanation_key(&c.explanation);
-            let keys = codes.iter().map(|&(k, _)| k);
+            let keys = codes.iter().map(|&(k, _, _)| k);
             let groups =
                 m.memo_groups(std::iter::once(shelf_key).chain(keys), |key, p| match codes
                     .iter()
-                    .find(|&&(k, _)| k == key)
+                    .find(|&&(k, _, _)| k == key)
                 {
-                    Some((_, r)) => hashed(
+                    Some((_, r, _)) => hashed(
                         &mut |h| {
                             h.namespace(Relation::NAMESPACE);
                             r.write_discrete(h)
@@ -280,7 +286,7 @@ impl Recommender {
             let remembered = |key| groups.get(key).expect("memo_groups remembers every key");
             shelf.clone_from(&page);
             shelf.add(remembered(shelf_key));
-            fixed.extend(codes.iter().map(|&(key, _)| {
+            fixed.extend(codes.iter().map(|&(key, _, _)| {
                 group.clone_from(&shelf);
                 group.add(remembered(key));
                 pairwise.fixed(&group)

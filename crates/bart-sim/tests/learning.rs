@@ -4,7 +4,7 @@
 //! propensities are exact, so the target's true per-card stream rate over a fixed set of
 //! contexts can be computed exactly and compared with IPS and SNIPS from uniform logs.
 
-use bart_bandit::card_features::{Listener, Relation};
+use bart_bandit::card_features::{Listener, Relation, ShelfRelation};
 use bart_bandit::{
     CandidateConfig, CardExamples, CardFeaturiser, EpsilonGreedy, LoggedCard, ModelConfig,
     ModelKind, Models, PageConfig, Recommender, RewardModel, Slot, TrainConfig, Weighting, fit,
@@ -19,6 +19,7 @@ use bart_sim::unbiased::page_rewards;
 use bart_sim::{Listening, World, WorldConfig};
 use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
+use std::collections::HashMap;
 
 fn world() -> World {
     World::generate(&WorldConfig {
@@ -481,11 +482,18 @@ fn indexed_relations_equal_scanned(world: &World) {
             let listener = Listener::new(&ctx, affinity);
             for shelf in rec.candidates(&ctx) {
                 let more = ctx.recent_items.iter().copied();
+                let on_shelf = ShelfRelation::new(&ctx, &listener, &shelf.explanation);
+                // Slots tell keys apart within the shelf: one key per slot, one slot per key.
+                let (mut key_of, mut slot_of) = (HashMap::new(), HashMap::new());
                 for item in shelf.items.iter().copied().chain(more) {
                     let item = world.catalog.item(item).unwrap();
                     let scanned = Relation::of(&ctx, affinity, item, &shelf.explanation);
                     let indexed = Relation::with(&ctx, &listener, item.into(), &shelf.explanation);
                     assert_eq!(scanned, indexed);
+                    let (slot, key) = (on_shelf.slot(&indexed), indexed.discrete_key());
+                    assert!(slot < ShelfRelation::SLOTS);
+                    assert_eq!(*key_of.entry(slot).or_insert(key), key);
+                    assert_eq!(*slot_of.entry(key).or_insert(slot), slot);
                     let preference = affinity.preference(ctx.listener, item.artist);
                     assert_eq!(scanned.reals()[2], preference);
                     preferred += usize::from(preference != 0.0);

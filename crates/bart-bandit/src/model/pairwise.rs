@@ -203,9 +203,12 @@ pub type Pair<'a, const R: usize> = (u32, &'a [f32], [f32; R]);
 
 /// Starts loading every cache line of `row` (a hint: no effect on results).
 #[inline(always)]
-fn prefetch(row: &[f32]) {
+pub(crate) fn prefetch<T>(row: &[T]) {
     #[cfg(target_arch = "x86_64")]
-    for line in row.chunks(16).map(<[f32]>::as_ptr) {
+    for line in row
+        .chunks((64 / std::mem::size_of::<T>().max(1)).max(1))
+        .map(<[T]>::as_ptr)
+    {
         use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
         // SAFETY: SSE, which `_mm_prefetch` needs, is part of every x86_64 target, and a
         // prefetch never faults or reads into the program: any address is allowed.
