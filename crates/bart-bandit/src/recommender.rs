@@ -7,7 +7,7 @@ use crate::card_features::{
 };
 use crate::error::BanditError;
 use crate::features::{Example, Features, Mark};
-use crate::model::{Fixed, Pair, Pairwise, Partial, RewardModel, prefetch, sigmoid};
+use crate::model::{Fixed, Pair, Pairwise, Partial, Remembered, RewardModel, prefetch, sigmoid};
 use crate::page::{self, PageConfig, PagePlan, ScoredShelf};
 use crate::policy::Policy;
 use crate::shelf_model::ShelfScorer;
@@ -198,6 +198,32 @@ impl Recommender {
         }
     }
 
+    /// Makes `model`'s row of every catalog item now, as a server does when it loads a model,
+    /// so that no page pays for them (pages make the rows they lack otherwise).
+    pub fn prepare(&self, model: &RewardModel) {
+        if let Some(pairwise) = model.pairwise(&self.share_ids) {
+            self.item_rows(model, &pairwise, 0..self.catalog.items.len() as u32);
+        }
+    }
+
+    /// `m`'s rows of the items `keys` (see [`Pairwise::item_row`]), each made the first time.
+    fn item_rows<'m>(
+        &self,
+        m: &'m RewardModel,
+        pairwise: &Pairwise<'_, { Relation::REALS }>,
+        keys: impl IntoIterator<Item = u32>,
+    ) -> Remembered<'m> {
+        m.memo_rows(pairwise.row_len(), keys, |key, row| {
+            if let Some(item) = self.catalog.item(ItemId(key)) {
+                let mut f = Features::default();
+                item_features(item, &mut Hashing::new(&mut f));
+                let mut p = m.partial();
+                m.add_to(&mut p, &f.example());
+                pairwise.item_row(&p, row);
+            }
+        })
+    }
+
     /// The same scores by [`Pairwise`] parts: the context and the position once per page (the
     /// context's features hashed once), each item, each explanation and each combination of
     /// the relation's codes once per model (remembered by the model), each fixed group (a
@@ -227,13 +253,7 @@ impl Recommender {
             .flat_map(|c| &c.items)
             .filter(|i| i.index() < self.facts.len())
             .map(|i| i.0);
-        let items = m.memo_rows(pairwise.row_len(), known, |key, row| {
-            if let Some(item) = self.catalog.item(ItemId(key)) {
-                let mut p = m.partial();
-                hashed(&mut |h| item_features(item, h), &mut p);
-                pairwise.item_row(&p, row);
-            }
-        });
+        let items = self.item_rows(m, pairwise, known);
         let listener = Listener::new(ctx, affinity);
         // First every pair's relation: the fixed group of its (shelf, relation codes), made
         // the first time they meet, its item's row and its real values (the facts of the item

@@ -301,6 +301,9 @@ fn exported_logs_read_back(world: &World) {
 
     let policy = EpsilonGreedy::new(0.2).unwrap();
     let mut featuriser = CardFeaturiser::new(&rec);
+    // The same model with every item's row made at once, as a server loads it.
+    let prepared = model.clone();
+    rec.prepare(&prepared);
     let (mut checked, mut text, mut preferred) = (0, String::new(), 0);
     for (k, ctx) in ctxs.iter().enumerate() {
         let page = rec
@@ -335,6 +338,7 @@ fn exported_logs_read_back(world: &World) {
         let n = rec.write_cb_adf(&imp, &rewards, &mut text).unwrap();
         assert_eq!(n, page.card_count());
         let scored = rec.score(ctx, rec.candidates(ctx), Some(&model));
+        assert_eq!(rec.score(ctx, rec.candidates(ctx), Some(&prepared)), scored);
         let path = std::path::Path::new("export.txt");
         let mut reader = bart_bandit::vw::ExampleReader::new(path, text.as_bytes());
         for shelf in &page.shelves {

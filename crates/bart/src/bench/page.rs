@@ -77,6 +77,8 @@ impl Quantiles {
 #[derive(Serialize)]
 struct Report {
     pages: usize,
+    /// Milliseconds to make the model's row of every catalog item before the first page.
+    prepare_ms: f64,
     mean_candidate_shelves: f64,
     mean_candidate_pairs: f64,
     mean_cards: f64,
@@ -162,6 +164,10 @@ pub fn run(args: BenchPageArgs) -> Result<ExitCode> {
         ..TrainConfig::default()
     };
     fit(&mut model, &examples, &config, |_, _| {})?;
+    // As a server loading the model: every item's row made before the first page.
+    let t = Instant::now();
+    rec.prepare(&model);
+    let prepare_ms = t.elapsed().as_secs_f64() * 1e3;
 
     // Shelves ordered by a shelf model r' (untrained: its cost is a trained one's).
     let shelf_model = RewardModel::new(shelf_model::config(args.seed))?;
@@ -204,6 +210,7 @@ pub fn run(args: BenchPageArgs) -> Result<ExitCode> {
     let m = (timed.len() * args.repeat as usize) as f64;
     let report = Report {
         pages: timed.len(),
+        prepare_ms,
         mean_candidate_shelves: shelves as f64 / m,
         mean_candidate_pairs: pairs as f64 / m,
         mean_cards: shown as f64 / m,
@@ -225,6 +232,11 @@ pub fn run(args: BenchPageArgs) -> Result<ExitCode> {
         report.mean_candidate_pairs,
         report.mean_cards,
         args.rank
+    );
+    println!(
+        "  the model's {} item rows made when it is loaded, in {:.1} ms",
+        rec.catalog().items.len(),
+        report.prepare_ms
     );
     println!("  microseconds      p50      p90      p99      max     mean");
     for (name, q) in [
