@@ -423,11 +423,20 @@ pub fn obeying_rules(
     artist_of: &dyn Fn(ItemId) -> Option<ArtistId>,
 ) -> Vec<CandidateShelf> {
     let items: Vec<&[ItemId]> = candidates.iter().map(|c| c.items.as_slice()).collect();
-    let kept = apply_rules(&items, config, artist_of);
-    kept.into_iter()
-        .map(|(s, keep)| CandidateShelf {
-            explanation: candidates[s].explanation,
-            items: keep.iter().map(|&j| candidates[s].items[j]).collect(),
+    let mut kept = apply_rules(&items, config, artist_of)
+        .into_iter()
+        .peekable();
+    candidates
+        .into_iter()
+        .enumerate()
+        .filter_map(|(s, mut shelf)| {
+            let (_, keep) = kept.next_if(|(k, _)| *k == s)?;
+            // In place: the kept indices rise, so each lands at or before where it was.
+            for (to, &j) in keep.iter().enumerate() {
+                shelf.items[to] = shelf.items[j];
+            }
+            shelf.items.truncate(keep.len());
+            Some(shelf)
         })
         .collect()
 }

@@ -264,7 +264,8 @@ impl Recommender {
         // fixed groups, and the place in it of each slot's.
         let mut codes: Vec<(u64, Relation, usize)> = Vec::new();
         let mut place = vec![u32::MAX; ShelfRelation::SLOTS];
-        let mut pairs: Vec<Option<Pair<'_, { Relation::REALS }>>> = Vec::new();
+        let count = candidates.iter().map(|c| c.items.len()).sum();
+        let mut pairs: Vec<Option<Pair<'_, { Relation::REALS }>>> = Vec::with_capacity(count);
         // A shelf's partial and one of its groups', reused (no allocation per shelf).
         let (mut shelf, mut group) = (m.partial(), m.partial());
         for c in candidates {

@@ -14,6 +14,7 @@ use crate::train::{Batch, Examples, Logged};
 use bart_core::{Context, Explanation};
 use bart_models::Affinity;
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 /// What r' knows of a shelf's cards: the scores of the best `k` it could show (k = cards per
 /// shelf), as the card model gives them at the top-left slot.
@@ -134,6 +135,8 @@ pub struct ShelfScorer<'m> {
     model: &'m RewardModel,
     pairwise: Pairwise<'m, 0>,
     context: Partial,
+    /// A shelf's features and partial, reused from shelf to shelf.
+    scratch: RefCell<(Features, Partial)>,
 }
 
 impl<'m> ShelfScorer<'m> {
@@ -158,17 +161,19 @@ impl<'m> ShelfScorer<'m> {
         Ok(ShelfScorer {
             model,
             pairwise,
+            scratch: RefCell::new((f, context.clone())),
             context,
         })
     }
 
     /// r' of a shelf with `summary` at the top row.
     pub fn score(&self, explanation: &Explanation, summary: &ShelfSummary) -> f64 {
-        let mut f = Features::default();
-        shelf_features(explanation, summary, 0, &mut Hashing::new(&mut f));
-        let mut p = self.context.clone();
-        self.model.add_to(&mut p, &f.example());
-        sigmoid(self.pairwise.fixed(&p).logit())
+        let (f, p) = &mut *self.scratch.borrow_mut();
+        f.clear();
+        shelf_features(explanation, summary, 0, &mut Hashing::new(f));
+        p.clone_from(&self.context);
+        self.model.add_to(p, &f.example());
+        sigmoid(self.pairwise.group_logit(p))
     }
 }
 

@@ -100,10 +100,15 @@ impl<const R: usize> Pairwise<'_, R> {
             .map(|&x| flushed(x))
             .collect();
         Fixed {
-            logit: self.constant + group.linear + self.pairs(group),
+            logit: self.group_logit(group),
             reals: self.reals.map(|(w, v)| flushed(w + dot(&sum, v))),
             sum,
         }
+    }
+
+    /// The logit of a group alone: the constant, its linear part and its own pairs.
+    pub fn group_logit(&self, group: &Partial) -> f64 {
+        self.constant + group.linear + self.pairs(group)
     }
 
     /// The logit of the example made of `fixed`, the item of `row` and the real-valued
