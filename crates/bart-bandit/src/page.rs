@@ -23,7 +23,7 @@
 use crate::candidates::CandidateShelf;
 use crate::error::BanditError;
 use crate::item_set::ItemSet;
-use crate::policy::{Marginals, Policy, Scores};
+use crate::policy::{Marginals, Policy, Ranking, Scores};
 use crate::shelf_model::ShelfSummary;
 use bart_core::{
     ArtistId, Card, Explanation, ExplanationKind, Exploration, ImpressionId, ItemId, Page, Shelf,
@@ -171,6 +171,8 @@ pub struct PlannedShelf {
     pub score: f64,
     /// The shelf score under each bag.
     pub bag_scores: Vec<f64>,
+    /// Its best `cards_per_shelf + 1` items by score, for its summary, draws and marginals.
+    ranking: Ranking,
     /// The marginals of its card draws, when the policy has them: worked out the first time
     /// they are needed (only shelves that are shown, or asked about, pay for them).
     cards: OnceLock<Option<Marginals>>,
@@ -189,6 +191,8 @@ pub struct PagePlan {
     free: Vec<usize>,
     free_scores: Vec<f64>,
     free_bags: Vec<Vec<f64>>,
+    /// The best `free rows + 1` of the free shelves by score.
+    free_ranking: Ranking,
     rows: Option<Marginals>,
 }
 
@@ -238,14 +242,15 @@ impl PagePlan {
                     .iter()
                     .map(|bag| keep.iter().map(|&j| bag[j]).collect())
                     .collect();
-                let r =
-                    |scores: &[f64]| shelf_score(&source.explanation, &ShelfSummary::of(scores, k));
+                let r = |summary| shelf_score(&source.explanation, &summary);
+                let ranking = Ranking::new(&scores, k + 1);
                 PlannedShelf {
                     explanation: source.explanation,
                     items: keep.iter().map(|&j| source.items[j]).collect(),
-                    score: r(&scores),
-                    bag_scores: bags.iter().map(|b| r(b)).collect(),
+                    score: r(ShelfSummary::ranked(&scores, &ranking, k)),
+                    bag_scores: bags.iter().map(|b| r(ShelfSummary::of(b, k))).collect(),
                     cards: OnceLock::new(),
+                    ranking,
                     scores,
                     bags,
                 }
@@ -265,10 +270,12 @@ impl PagePlan {
             .map(|b| free.iter().map(|&v| planned[v].bag_scores[b]).collect())
             .collect();
         let free_rows = fixed.iter().filter(|f| f.is_none()).count();
+        let free_ranking = Ranking::new(&free_scores, free_rows + 1);
         Ok(PagePlan {
             policy,
             cards_per_shelf: k,
-            rows: policy.marginals(&free_scores, free_rows),
+            rows: policy.marginals_ranked(&free_scores, Some(&free_ranking), free_rows),
+            free_ranking,
             shelves: planned,
             fixed,
             free,
@@ -293,7 +300,11 @@ impl PagePlan {
         let shelf = &self.shelves[v];
         shelf
             .cards
-            .get_or_init(|| self.policy.marginals(&shelf.scores, self.cards_per_shelf))
+            .get_or_init(|| {
+                let (scores, k) = (&shelf.scores, self.cards_per_shelf);
+                self.policy
+                    .marginals_ranked(scores, Some(&shelf.ranking), k)
+            })
             .as_ref()
     }
 
@@ -365,7 +376,7 @@ impl PagePlan {
         };
         let free_rows = self.fixed.iter().filter(|f| f.is_none()).count();
         let mut drawn = policy
-            .draw_without_replacement(free_scores, free_rows, &mut rng)
+            .draw_ranked(free_scores, Some(&self.free_ranking), free_rows, &mut rng)
             .into_iter()
             .map(|(at, p)| (self.free[at], p));
         let order: Vec<(usize, f64)> = self
@@ -388,7 +399,7 @@ impl PagePlan {
                 let row_p = self.row_propensity(row, v);
                 let marginals = self.card_marginals(v);
                 let cards = policy
-                    .draw_without_replacement(scores, self.cards_per_shelf, &mut rng)
+                    .draw_ranked(scores, Some(&shelf.ranking), self.cards_per_shelf, &mut rng)
                     .into_iter()
                     .enumerate()
                     .map(|(column, (j, probability))| Card {
@@ -456,6 +467,11 @@ fn apply_rules(
     config: &PageConfig,
     artist_of: &dyn Fn(ItemId) -> Option<ArtistId>,
 ) -> Vec<(usize, Vec<usize>)> {
+    if config.max_per_artist.is_none()
+        && let Some(kept) = first_claims(shelves, config.min_cards)
+    {
+        return kept;
+    }
     let mut placed = ItemSet::default();
     let mut per_artist: FxHashMap<(usize, ArtistId), usize> = FxHashMap::default();
     // Shelves that obey the rules already (as `Recommender::candidates` gives them) keep
@@ -527,6 +543,57 @@ fn apply_rules(
                     .map(|s| (s, std::mem::take(&mut keep[s])))
                     .collect();
             }
+        }
+    }
+}
+
+/// [`apply_rules`] without a per-artist cap, in two passes over the shelves instead of a
+/// sweep across them: a candidate is kept exactly when no candidate of its item comes before
+/// it by (position, shelf). `None` when the item ids are too sparse for a table by id.
+fn first_claims(shelves: &[&[ItemId]], min_cards: usize) -> Option<Vec<(usize, Vec<usize>)>> {
+    let entries: usize = shelves.iter().map(|items| items.len()).sum();
+    let longest = shelves.iter().map(|items| items.len()).max().unwrap_or(0);
+    let top = shelves.iter().flat_map(|items| items.iter()).max()?.index();
+    if top > 16 * entries + (1 << 16) || shelves.len() > 1 << 16 || longest > 1 << 16 {
+        return None;
+    }
+    // The (position, shelf) of each item's first candidate, packed so they order as pairs.
+    let at = |j: usize, s: usize| (j << 16 | s) as u32;
+    let mut first = vec![u32::MAX; top + 1];
+    let mut alive: Vec<bool> = shelves
+        .iter()
+        .map(|items| items.len() >= min_cards)
+        .collect();
+    loop {
+        let live = || (0..shelves.len()).filter(|&s| alive[s]);
+        for s in live() {
+            for (j, item) in shelves[s].iter().enumerate() {
+                let claim = &mut first[item.index()];
+                *claim = (*claim).min(at(j, s));
+            }
+        }
+        let keep: Vec<(usize, Vec<usize>)> = live()
+            .map(|s| {
+                let items = shelves[s];
+                let mut kept = Vec::with_capacity(items.len());
+                kept.extend((0..items.len()).filter(|&j| first[items[j].index()] == at(j, s)));
+                (s, kept)
+            })
+            .collect();
+        let shortest = keep
+            .iter()
+            .filter(|(_, kept)| kept.len() < min_cards)
+            .min_by_key(|&(s, kept)| (kept.len(), std::cmp::Reverse(*s)));
+        match shortest {
+            Some(&(s, _)) => {
+                alive[s] = false;
+                for items in shelves {
+                    for item in *items {
+                        first[item.index()] = u32::MAX;
+                    }
+                }
+            }
+            None => return Some(keep),
         }
     }
 }

@@ -160,8 +160,29 @@ impl Policy {
         k: usize,
         rng: &mut impl Rng,
     ) -> Vec<(usize, f64)> {
+        self.draw_ranked(scores, None, k, rng)
+    }
+
+    /// [`draw_without_replacement`](Self::draw_without_replacement) with the best of
+    /// `scores.mean` ranked already (used when it covers the `k` best).
+    pub(crate) fn draw_ranked(
+        &self,
+        scores: Scores<'_>,
+        ranking: Option<&Ranking>,
+        k: usize,
+        rng: &mut impl Rng,
+    ) -> Vec<(usize, f64)> {
         if let Exploration::EpsilonGreedy { epsilon } = self.exploration {
-            return EpsilonGreedy { epsilon }.draw_without_replacement(scores.mean, k, rng);
+            let k = k.min(scores.mean.len());
+            let own;
+            let best = match ranking {
+                Some(r) if r.best.len() >= k => &r.best[..k],
+                _ => {
+                    own = Ranking::new(scores.mean, k);
+                    &own.best
+                }
+            };
+            return EpsilonGreedy { epsilon }.draw_without_replacement(scores.mean, best, rng);
         }
         let mut remaining: Vec<usize> = (0..scores.mean.len()).collect();
         let mut scratch = Vec::with_capacity(remaining.len());
@@ -177,8 +198,21 @@ impl Policy {
     /// replacement, for the policies that have one in closed form (ε-greedy). Softmax and
     /// Thompson sampling log the conditional probability of each draw instead.
     pub fn marginals(&self, scores: &[f64], k: usize) -> Option<Marginals> {
+        self.marginals_ranked(scores, None, k)
+    }
+
+    /// [`marginals`](Self::marginals) with the best of `scores` ranked already (used when it
+    /// covers the `k + 1` best).
+    pub(crate) fn marginals_ranked(
+        &self,
+        scores: &[f64],
+        ranking: Option<&Ranking>,
+        k: usize,
+    ) -> Option<Marginals> {
         match self.exploration {
-            Exploration::EpsilonGreedy { epsilon } => Some(Marginals::new(epsilon, scores, k)),
+            Exploration::EpsilonGreedy { epsilon } => {
+                Some(Marginals::new(epsilon, scores, ranking, k))
+            }
             Exploration::Softmax { .. } | Exploration::Thompson { .. } => None,
         }
     }
@@ -264,17 +298,16 @@ impl EpsilonGreedy {
         (last, p(last))
     }
 
-    /// [`Policy::draw_without_replacement`] for ε-greedy, the same draws from the same random
-    /// numbers: the best candidate left at each step is the first of the `k` best (ranked
-    /// once) not drawn yet, so no step scans every candidate.
+    /// [`Policy::draw_without_replacement`] for ε-greedy, `best.len()` draws, the same draws
+    /// from the same random numbers: the best candidate left at each step is the first of the
+    /// best (ranked once) not drawn yet, so no step scans every candidate.
     fn draw_without_replacement(
         &self,
         scores: &[f64],
-        k: usize,
+        best: &[usize],
         rng: &mut impl Rng,
     ) -> Vec<(usize, f64)> {
-        let k = k.min(scores.len());
-        let best = ranked(scores, k);
+        let k = best.len();
         let mut remaining: Vec<usize> = (0..scores.len()).collect();
         let mut out: Vec<(usize, f64)> = Vec::with_capacity(k);
         for _ in 0..k {
@@ -360,17 +393,31 @@ fn rank(scores: &[f64], a: usize, b: usize) -> std::cmp::Ordering {
     scores[b].total_cmp(&scores[a]).then(a.cmp(&b))
 }
 
-/// The indices of the `count` best-ranked candidates, best first.
-fn ranked(scores: &[f64], count: usize) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..scores.len()).collect();
-    let by = |a: &usize, b: &usize| rank(scores, *a, *b);
-    let count = count.min(order.len());
-    if count < order.len() {
-        order.select_nth_unstable_by(count, by);
+/// The best candidates of a list of scores in the one ranking order, found once and shared by
+/// the draws, the marginals and the shelf summary of a shelf.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Ranking {
+    best: Vec<usize>,
+}
+
+impl Ranking {
+    /// The `count` best-ranked candidates of `scores` (all of them if fewer).
+    pub(crate) fn new(scores: &[f64], count: usize) -> Self {
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        let by = |a: &usize, b: &usize| rank(scores, *a, *b);
+        let count = count.min(order.len());
+        if count < order.len() {
+            order.select_nth_unstable_by(count, by);
+        }
+        order.truncate(count);
+        order.sort_unstable_by(by);
+        Ranking { best: order }
     }
-    order.truncate(count);
-    order.sort_unstable_by(by);
-    order
+
+    /// Their indices, best first.
+    pub(crate) fn best(&self) -> &[usize] {
+        &self.best
+    }
 }
 
 /// Index of the highest score, lowest index on ties.
@@ -430,13 +477,21 @@ pub struct Marginals {
 }
 
 impl Marginals {
-    fn new(epsilon: f64, scores: &[f64], k: usize) -> Self {
+    fn new(epsilon: f64, scores: &[f64], ranking: Option<&Ranking>, k: usize) -> Self {
         let n = scores.len();
         let k = k.min(n);
         let width = n.min(k + 2);
         // Candidate indices by rank: score descending, index ascending (matches `greedy`);
         // only the first width - 1.
-        let order = ranked(scores, width.saturating_sub(1));
+        let tail = width.saturating_sub(1);
+        let own;
+        let order = match ranking {
+            Some(r) if r.best.len() >= tail => &r.best[..tail],
+            _ => {
+                own = Ranking::new(scores, tail);
+                &own.best
+            }
+        };
         let mut by_rank = vec![0.0; k * width];
         // state[f]: P(frontier = rank f) at the current step; f <= t.
         let mut state = vec![0.0; k + 1];
@@ -496,7 +551,6 @@ impl Marginals {
             }
             std::mem::swap(&mut state, &mut next);
         }
-        let tail = width.saturating_sub(1);
         let mut rank_of = vec![tail as u32; n];
         for (rank, &i) in order[..tail].iter().enumerate() {
             rank_of[i] = rank as u32;

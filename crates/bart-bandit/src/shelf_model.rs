@@ -10,6 +10,7 @@ use crate::card_features::{FeatureSink, Hashing, context_features, explanation_f
 use crate::error::BanditError;
 use crate::features::Features;
 use crate::model::{ModelConfig, Pairwise, Partial, RewardModel, sigmoid};
+use crate::policy::Ranking;
 use crate::train::{Batch, Examples, Logged};
 use bart_core::{Context, Explanation};
 use bart_models::Affinity;
@@ -31,23 +32,19 @@ pub struct ShelfSummary {
 impl ShelfSummary {
     /// The summary of a shelf whose candidates scored `scores`, for `k` cards per shelf.
     pub fn of(scores: &[f64], k: usize) -> Self {
-        let k = k.min(scores.len());
-        if k == 0 {
+        ShelfSummary::ranked(scores, &Ranking::new(scores, k), k)
+    }
+
+    /// The same from the shelf's `ranking` (of at least its `k` best).
+    pub(crate) fn ranked(scores: &[f64], ranking: &Ranking, k: usize) -> Self {
+        let top = &ranking.best()[..k.min(scores.len())];
+        let Some(&best) = top.first() else {
             return ShelfSummary::default();
-        }
-        // The best k, best first: a selection, then a sort of k (whatever order the
-        // scores come in).
-        let mut top = scores.to_vec();
-        let best_first = |a: &f64, b: &f64| b.total_cmp(a);
-        if k < top.len() {
-            top.select_nth_unstable_by(k - 1, best_first);
-        }
-        let top = &mut top[..k];
-        top.sort_unstable_by(best_first);
+        };
         ShelfSummary {
-            top_mean: top.iter().sum::<f64>() / k as f64,
-            best: top[0],
-            cards: k,
+            top_mean: top.iter().map(|&i| scores[i]).sum::<f64>() / top.len() as f64,
+            best: scores[best],
+            cards: top.len(),
         }
     }
 }

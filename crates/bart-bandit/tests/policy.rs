@@ -457,15 +457,22 @@ proptest! {
         };
         prop_assert_eq!(layout(&plan), layout(&uniform));
         // Applying the rules before scoring (as serving does) keeps the same candidates.
-        let candidates = shelves
+        let candidates: Vec<CandidateShelf> = shelves
             .iter()
             .map(|s| CandidateShelf { explanation: s.explanation, items: s.items.clone() })
             .collect();
-        let ruled: Vec<(Explanation, Vec<ItemId>)> = obeying_rules(candidates, &config, &artist_of)
-            .into_iter()
-            .map(|c| (c.explanation, c.items))
-            .collect();
-        prop_assert_eq!(layout(&plan), ruled);
+        let rule = |config: &PageConfig| -> Vec<(Explanation, Vec<ItemId>)> {
+            obeying_rules(candidates.clone(), config, &artist_of)
+                .into_iter()
+                .map(|c| (c.explanation, c.items))
+                .collect()
+        };
+        prop_assert_eq!(layout(&plan), rule(&config));
+        // Without a cap the rules keep each item's first candidate by (position, shelf), in
+        // two passes; a cap no shelf reaches takes the general sweep: the same candidates.
+        let no_cap = PageConfig { max_per_artist: None, ..config.clone() };
+        let unreachable = PageConfig { max_per_artist: Some(usize::MAX), ..config.clone() };
+        prop_assert_eq!(rule(&no_cap), rule(&unreachable));
         prop_assert_eq!(plan.pinned(), uniform.pinned());
         for id in seed..seed.wrapping_add(5) {
             let page = plan.assemble(ImpressionId(id));
