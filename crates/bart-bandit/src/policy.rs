@@ -403,15 +403,23 @@ pub(crate) struct Ranking {
 impl Ranking {
     /// The `count` best-ranked candidates of `scores` (all of them if fewer).
     pub(crate) fn new(scores: &[f64], count: usize) -> Self {
-        let mut order: Vec<usize> = (0..scores.len()).collect();
-        let by = |a: &usize, b: &usize| rank(scores, *a, *b);
+        // Each candidate as one integer that orders as `rank` does (the score's `total_cmp`
+        // order reversed, then the index), so the selection compares integers.
+        let place = |(i, x): (usize, &f64)| {
+            let bits = x.to_bits() as i64;
+            let ordered = (bits ^ ((((bits >> 63) as u64) >> 1) as i64)) as u64 ^ (1 << 63);
+            u128::from(!ordered) << 64 | i as u128
+        };
+        let mut order: Vec<u128> = scores.iter().enumerate().map(place).collect();
         let count = count.min(order.len());
         if count < order.len() {
-            order.select_nth_unstable_by(count, by);
+            order.select_nth_unstable(count);
         }
         order.truncate(count);
-        order.sort_unstable_by(by);
-        Ranking { best: order }
+        order.sort_unstable();
+        Ranking {
+            best: order.into_iter().map(|k| k as u64 as usize).collect(),
+        }
     }
 
     /// Their indices, best first.
@@ -682,6 +690,30 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn rankings_follow_the_ranking_order_on_odd_scores() {
+        let scores = [
+            0.5,
+            f64::NAN,
+            -f64::NAN,
+            0.9,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            0.0,
+            0.5,
+            f64::MIN_POSITIVE / 4.0,
+            -1.0,
+            0.9,
+        ];
+        let mut all: Vec<usize> = (0..scores.len()).collect();
+        all.sort_by(|&a, &b| rank(&scores, a, b));
+        for count in 0..=scores.len() + 1 {
+            let want = &all[..count.min(scores.len())];
+            assert_eq!(Ranking::new(&scores, count).best(), want, "count {count}");
         }
     }
 
