@@ -237,7 +237,7 @@ impl Default for Seen {
 
 impl Seen {
     const ITEM: u32 = 0;
-    const CLUSTER: u32 = 2;
+    const CLUSTER: u32 = 1;
 
     fn bit(table: u32, id: u32) -> (usize, u64) {
         let h = (u64::from(table) << 32 | u64::from(id)).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 52;
