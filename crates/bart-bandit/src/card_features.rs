@@ -277,34 +277,37 @@ impl Listener {
             .map(|g| GenrePart::new(g.map_or(0.0, |(_, share)| share)))
             .collect();
         let top_artists = affinity.top_artists(ctx.listener);
-        let mut places: FxHashMap<ArtistId, u32> = FxHashMap::default();
+        // The table covers every known id below DENSE_ARTISTS - 1, and one more entry (0) for
+        // the ids beyond; known ids from there on go to the side table.
+        let known = || {
+            let top = top_artists.iter().map(|(a, _)| a);
+            ctx.recent_artists.iter().chain(top).map(|a| a.index())
+        };
+        let dense = known().filter(|&i| i + 2 <= DENSE_ARTISTS).max();
+        let mut artist_at = vec![0u32; dense.map_or(1, |i| i + 2)];
+        let mut stray: FxHashMap<ArtistId, u32> = FxHashMap::default();
         let mut artists = vec![(None, 0.0)];
+        // The artist's place in `artists`, made with `new` the first time.
+        let mut place = |a: ArtistId, new: Option<usize>, artists: &mut Vec<_>| {
+            let last = artist_at.len() - 1;
+            let at = match artist_at.get_mut(a.index()).filter(|_| a.index() < last) {
+                Some(at) => at,
+                None => stray.entry(a).or_insert(0),
+            };
+            if *at == 0 {
+                artists.push((new, 0.0));
+                *at = artists.len() as u32 - 1;
+            }
+            *at as usize
+        };
         for (at, &a) in ctx.recent_artists.iter().enumerate() {
-            places.entry(a).or_insert_with(|| {
-                artists.push((Some(at), 0.0));
-                artists.len() as u32 - 1
-            });
+            place(a, Some(at), &mut artists);
         }
         // Backwards, so the first share of each artist is the one kept, as a scan finds it.
         for &(a, share) in top_artists.iter().rev() {
-            let place = *places.entry(a).or_insert_with(|| {
-                artists.push((None, 0.0));
-                artists.len() as u32 - 1
-            });
-            artists[place as usize].1 = share;
+            let at = place(a, None, &mut artists);
+            artists[at].1 = share;
         }
-        let dense = places
-            .keys()
-            .map(|a| a.index() + 2)
-            .filter(|&n| n <= DENSE_ARTISTS);
-        let mut artist_at = vec![0; dense.max().unwrap_or(1)];
-        places.retain(|a, &mut place| match artist_at.get_mut(a.index()) {
-            Some(to) if a.index() + 1 < DENSE_ARTISTS => {
-                *to = place;
-                false
-            }
-            _ => true,
-        });
         let artist_parts = artists
             .iter()
             .map(|&(at, share)| ArtistPart::new(at, share))
@@ -323,7 +326,7 @@ impl Listener {
             genres,
             genre_parts,
             artist_at,
-            stray_artists: places,
+            stray_artists: stray,
             artists,
             artist_parts,
             clusters,

@@ -261,22 +261,36 @@ struct Memo {
     groups: RwLock<FxHashMap<u64, Partial>>,
 }
 
-/// Remembered rows side by side: `slot[key]` is the place of `key`'s row (`u32::MAX` for
-/// none), its numbers at `rows[place * width..]`.
+/// Remembered rows by key: `key`'s numbers at `rows[key * width..]`, made when bit `key` of
+/// `made` is set. A row's place follows from its key, and whether it is made is one bit of a
+/// small table, so finding rows costs no load from a large one.
 #[derive(Debug, Default)]
 struct MemoTable {
     width: usize,
-    slot: Vec<u32>,
+    made: Vec<u64>,
     rows: Vec<f32>,
 }
 
 impl MemoTable {
     fn contains(&self, key: u32) -> bool {
-        self.slot.get(key as usize).is_some_and(|&s| s != u32::MAX)
+        let (word, bit) = (key as usize / 64, key % 64);
+        self.made.get(word).is_some_and(|w| w >> bit & 1 == 1)
+    }
+
+    fn insert(&mut self, key: u32, row: &[f32]) {
+        let (at, width) = (key as usize, self.width);
+        if self.rows.len() < (at + 1) * width {
+            self.rows.resize((at + 1) * width, 0.0);
+        }
+        self.rows[at * width..][..width].copy_from_slice(row);
+        if self.made.len() <= at / 64 {
+            self.made.resize(at / 64 + 1, 0);
+        }
+        self.made[at / 64] |= 1 << (at % 64);
     }
 
     fn clear(&mut self) {
-        self.slot.clear();
+        self.made.clear();
         self.rows.clear();
     }
 }
@@ -290,9 +304,10 @@ pub struct Remembered<'m> {
 impl Remembered<'_> {
     /// The row remembered for `key`.
     pub fn get(&self, key: u32) -> Option<&[f32]> {
-        let place = *self.table.slot.get(key as usize)?;
         let width = self.table.width;
-        (place != u32::MAX).then(|| &self.table.rows[place as usize * width..][..width])
+        self.table
+            .contains(key)
+            .then(|| &self.table.rows[key as usize * width..][..width])
     }
 }
 
@@ -574,8 +589,8 @@ impl RewardModel {
 
     /// Rows of `width` numbers for the keys `keys` (each built by `build` the first time) and
     /// remembered until the next update. A key must determine its row (an item's id, for the
-    /// item features of one catalog, summarised one way); keys index a table, so they should
-    /// be small and dense; `width` must be at least 1. Asking for another width forgets every
+    /// item features of one catalog, summarised one way); keys index a table (key k's row
+    /// sits at k * width), so they should be small and dense; `width` must be at least 1. Asking for another width forgets every
     /// row. The answer reads them
     /// without further locking.
     pub fn memo_rows(
@@ -605,16 +620,10 @@ impl RewardModel {
             write.clear();
             write.width = width;
         }
-        for (i, &k) in missing.iter().enumerate() {
-            if write.contains(k) {
-                continue;
+        for (&k, row) in missing.iter().zip(built.chunks_exact(width)) {
+            if !write.contains(k) {
+                write.insert(k, row);
             }
-            let at = k as usize;
-            if write.slot.len() <= at {
-                write.slot.resize(at + 1, u32::MAX);
-            }
-            write.slot[at] = (write.rows.len() / width) as u32;
-            write.rows.extend_from_slice(&built[i * width..][..width]);
         }
         drop(write);
         Remembered {
@@ -719,7 +728,7 @@ impl RewardModel {
     /// the step (for progressive validation).
     pub fn update(&mut self, x: &Example<'_>, label: f64, weight: f64) -> f64 {
         let rows = self.memo.rows.get_mut().unwrap_or_else(|e| e.into_inner());
-        if !rows.slot.is_empty() {
+        if !rows.made.is_empty() {
             rows.clear();
         }
         let groups = self
