@@ -686,7 +686,7 @@ pub(crate) mod tests {
         }
         assert_eq!(listener.recent_artist(ArtistId(far + 5)), Some(1));
         assert_eq!(listener.recent_artist(ArtistId(far - 1)), Some(3));
-        // Only a listener without stray ids has an empty stray table (its lookups never branch).
+        // A listener without stray ids has an empty side table, so its lookups never branch.
         ctx.recent_artists = vec![ArtistId(3)];
         assert!(Listener::new(&ctx, &affinity).stray_artists.is_empty());
     }

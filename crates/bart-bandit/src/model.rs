@@ -590,9 +590,9 @@ impl RewardModel {
     /// Rows of `width` numbers for the keys `keys` (each built by `build` the first time) and
     /// remembered until the next update. A key must determine its row (an item's id, for the
     /// item features of one catalog, summarised one way); keys index a table (key k's row
-    /// sits at k * width), so they should be small and dense; `width` must be at least 1. Asking for another width forgets every
-    /// row. The answer reads them
-    /// without further locking.
+    /// sits at k * width), so they should be small and dense; `width` must be at least 1.
+    /// Asking for another width forgets every row. The answer reads them without further
+    /// locking.
     pub fn memo_rows(
         &self,
         width: usize,

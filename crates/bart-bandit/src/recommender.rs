@@ -215,10 +215,8 @@ impl Recommender {
     ) -> Remembered<'m> {
         m.memo_rows(pairwise.row_len(), keys, |key, row| {
             if let Some(item) = self.catalog.item(ItemId(key)) {
-                let mut f = Features::default();
-                item_features(item, &mut Hashing::new(&mut f));
                 let mut p = m.partial();
-                m.add_to(&mut p, &f.example());
+                add_hashed(m, &mut |h| item_features(item, h), &mut p);
                 pairwise.item_row(&p, row);
             }
         })
@@ -237,17 +235,11 @@ impl Recommender {
         pairwise: &Pairwise<'_, { Relation::REALS }>,
     ) -> Vec<Vec<f64>> {
         let affinity = &self.shared.affinity;
-        // Adds the features `write` gives to `into`.
-        let hashed = |write: &mut dyn FnMut(&mut Hashing<'_>), into: &mut Partial| {
-            let mut f = Features::default();
-            write(&mut Hashing::new(&mut f));
-            m.add_to(into, &f.example());
-        };
         let mut page = m.partial();
-        hashed(&mut |h| context_features(ctx, affinity, h), &mut page);
+        add_hashed(m, &mut |h| context_features(ctx, affinity, h), &mut page);
         // Items missing from the catalog keep only the context's features.
         let unknown = sigmoid(pairwise.fixed(&page).logit());
-        hashed(&mut |h| position_features(Slot::TOP_LEFT, h), &mut page);
+        add_hashed(m, &mut |h| position_features(Slot::TOP_LEFT, h), &mut page);
         let known = candidates
             .iter()
             .flat_map(|c| &c.items)
@@ -295,14 +287,15 @@ impl Recommender {
                     .iter()
                     .find(|&&(k, _, _)| k == key)
                 {
-                    Some((_, r, _)) => hashed(
+                    Some((_, r, _)) => add_hashed(
+                        m,
                         &mut |h| {
                             h.namespace(Relation::NAMESPACE);
                             r.write_discrete(h)
                         },
                         p,
                     ),
-                    None => hashed(&mut |h| explanation_features(&c.explanation, h), p),
+                    None => add_hashed(m, &mut |h| explanation_features(&c.explanation, h), p),
                 });
             let remembered = |key| groups.get(key).expect("memo_groups remembers every key");
             shelf.clone_from(&page);
@@ -356,6 +349,13 @@ impl<'m> Models<'m> {
             shelves: None,
         }
     }
+}
+
+/// Adds the features `write` gives, hashed, to `into`.
+fn add_hashed(m: &RewardModel, write: &mut dyn FnMut(&mut Hashing<'_>), into: &mut Partial) {
+    let mut f = Features::default();
+    write(&mut Hashing::new(&mut f));
+    m.add_to(into, &f.example());
 }
 
 /// Marks a remembered group as a shelf's explanation (keys without it are relation codes).
