@@ -1,11 +1,11 @@
 //! Reward-model throughput: one optimiser step and one prediction on examples shaped like
-//! bart's cards (23 namespace features, three of them high-cardinality), and parsing VW
-//! `cb_adf` text.
+//! bart's cards (23 namespace features, three of them high-cardinality), a page's worth of
+//! pairwise scores, and parsing VW `cb_adf` text.
 //!
 //! `cargo bench -p bart-bandit --bench model`
 
 use bart_bandit::vw::read_training;
-use bart_bandit::{Features, ModelConfig, ModelKind, Namespace, RewardModel};
+use bart_bandit::{Features, ModelConfig, ModelKind, Namespace, Pair, RewardModel};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 
@@ -71,6 +71,63 @@ fn models(c: &mut Criterion) {
     group.finish();
 }
 
+/// The arithmetic of a page's scores ([`bart_bandit::Pairwise::probabilities`], FM rank 32):
+/// 3,255 pairs over 100 fixed groups, their item rows picked at random from a table of
+/// 20,000 (as a page's are) or from 64 that stay in cache.
+fn pairwise(c: &mut Criterion) {
+    let r = Namespace::new(b"r");
+    let mut model = RewardModel::new(ModelConfig {
+        kind: ModelKind::Fm2,
+        rank: 32,
+        ..ModelConfig::default()
+    })
+    .unwrap();
+    for (k, f) in examples().iter().enumerate() {
+        model.update(&f.example(), (k % 7 == 0) as u8 as f64, 2.0);
+    }
+    let reals = [
+        r.id(b"genre_share"),
+        r.id(b"artist_share"),
+        r.id(b"preference"),
+    ];
+    let pairwise = model.pairwise(&reals).unwrap();
+    let data = examples();
+    let partial = |f: &Features| {
+        let mut p = model.partial();
+        model.add_to(&mut p, &f.example());
+        p
+    };
+    let fixed: Vec<_> = data[..100]
+        .iter()
+        .map(|f| pairwise.fixed(&partial(f)))
+        .collect();
+    let width = pairwise.row_len();
+    let mut table = vec![0.0; 20_000 * width];
+    for (row, f) in table.chunks_exact_mut(width).zip(data.iter().cycle()) {
+        pairwise.item_row(&partial(f), row);
+    }
+    let mut group = c.benchmark_group("pairwise");
+    group.throughput(Throughput::Elements(3255));
+    for (name, items) in [("rows_of_20000", 20_000), ("rows_of_64", 64)] {
+        let pairs: Vec<Option<Pair<'_, 3>>> = (0..3255u64)
+            .map(|k| {
+                let item = (k.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 20) as usize % items;
+                let values = [0.1 * (k % 5) as f32, 0.05 * (k % 3) as f32, 0.0];
+                Some(((k / 33) as u32, &table[item * width..][..width], values))
+            })
+            .collect();
+        let mut out = Vec::with_capacity(pairs.len());
+        group.bench_function(format!("3255_pairs/{name}"), |b| {
+            b.iter(|| {
+                out.clear();
+                pairwise.probabilities(&fixed, &pairs, 0.5, &mut out);
+                black_box(out.last().copied())
+            })
+        });
+    }
+    group.finish();
+}
+
 fn parse(c: &mut Criterion) {
     let mut text = String::new();
     for k in 0..20_000usize {
@@ -94,5 +151,5 @@ fn parse(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, models, parse);
+criterion_group!(benches, models, pairwise, parse);
 criterion_main!(benches);

@@ -25,7 +25,8 @@ pub use features::{Example, Features, Interactions, Namespace};
 pub use likelihood::Draws;
 pub use logged::{CardExamples, LoggedCard};
 pub use model::{
-    Fixed, Groups, ModelConfig, ModelKind, Optimizer, Pairwise, Partial, Remembered, RewardModel,
+    Fixed, Groups, ModelConfig, ModelKind, Optimizer, Pair, Pairwise, Partial, Remembered,
+    RewardModel,
 };
 pub use page::{PageConfig, PagePlan, Pin, PlannedShelf, ScoredShelf, seed_for};
 pub use policy::{EpsilonGreedy, EpsilonSchedule, MAX_BAGS, Marginals, Policy, Scores, greedy};

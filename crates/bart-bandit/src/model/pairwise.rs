@@ -21,6 +21,9 @@ use bart_models::dot_f32 as dot;
 #[derive(Debug)]
 pub struct Pairwise<'m, const R: usize> {
     rank: usize,
+    /// `rank` rounded up to whole vectors of [`LANES`]: the length of the embedding sums in
+    /// rows and fixed groups (zeros past `rank`).
+    padded: usize,
     /// The constant's weight.
     constant: f64,
     /// Per real-valued feature: its linear weight and its embedding.
@@ -66,6 +69,7 @@ impl RewardModel {
         }
         Some(Pairwise {
             rank,
+            padded: rank.div_ceil(LANES) * LANES,
             constant: f64::from(self.rows[self.row(self.constant)]),
             reals,
             cross,
@@ -75,9 +79,9 @@ impl RewardModel {
 
 impl<const R: usize> Pairwise<'_, R> {
     /// Numbers per item row: its own logit part, its dot product with each real-valued
-    /// feature's embedding, then its embedding sum.
+    /// feature's embedding, then its embedding sum (padded with zeros to whole vectors).
     pub fn row_len(&self) -> usize {
-        1 + R + self.rank
+        1 + R + self.padded
     }
 
     /// Writes the row of an item group's partial into `row` ([`row_len`](Self::row_len)
@@ -89,19 +93,23 @@ impl<const R: usize> Pairwise<'_, R> {
         for (r, (_, v)) in head[1..].iter_mut().zip(&self.reals) {
             *r = dot(sum, v);
         }
+        let (out, padding) = out.split_at_mut(self.rank);
         out.copy_from_slice(sum);
+        padding.fill(0.0);
         row.iter_mut().for_each(|x| *x = flushed(*x));
     }
 
     /// The fixed group of a partial.
     pub fn fixed(&self, group: &Partial) -> Fixed<R> {
-        let sum: Vec<f32> = group.sums[..self.rank]
-            .iter()
-            .map(|&x| flushed(x))
-            .collect();
+        let mut sum = vec![0.0; self.padded];
+        for (s, &x) in sum.iter_mut().zip(&group.sums[..self.rank]) {
+            *s = flushed(x);
+        }
         Fixed {
             logit: self.group_logit(group),
-            reals: self.reals.map(|(w, v)| flushed(w + dot(&sum, v))),
+            reals: self
+                .reals
+                .map(|(w, v)| flushed(w + dot(&sum[..self.rank], v))),
             sum,
         }
     }
@@ -114,13 +122,25 @@ impl<const R: usize> Pairwise<'_, R> {
     /// The logit of the example made of `fixed`, the item of `row` and the real-valued
     /// features at `values` (in the order the scorer was made with), in `f32`: one dot
     /// product of rank length and a few products, without branches.
-    #[inline(always)]
     pub fn logit(&self, fixed: &Fixed<R>, row: &[f32], values: &[f32; R]) -> f32 {
+        self.logit_with(fixed, row, values, dot_lanes)
+    }
+
+    /// [`logit`](Self::logit) with `dot` for the dot product of the embedding sums
+    /// ([`dot_lanes`] or a twin that adds in the same order).
+    #[inline(always)]
+    fn logit_with(
+        &self,
+        fixed: &Fixed<R>,
+        row: &[f32],
+        values: &[f32; R],
+        dot: impl Fn(&[f32], &[f32]) -> f32,
+    ) -> f32 {
         let (head, sum) = row.split_at(1 + R);
         let mut z = head[0] + dot(sum, &fixed.sum);
         for k in 0..R {
             let mut slope = fixed.reals[k] + head[1 + k];
-            for (&y, &c) in values.iter().zip(&self.cross[k]).skip(k + 1) {
+            for (&y, &c) in values[k + 1..].iter().zip(&self.cross[k][k + 1..]) {
                 slope += y * c;
             }
             z += values[k] * slope;
@@ -130,8 +150,8 @@ impl<const R: usize> Pairwise<'_, R> {
 
     /// Appends the probability of each of `pairs` to `out`: [`logit`](Self::logit) of its
     /// group in `fixed`, its row and its values through the logistic function, or `unknown`
-    /// for `None`. Runs with AVX2 where the CPU has it (the same results bit for bit: no
-    /// fused multiply-add).
+    /// for `None`. Runs with AVX2 where the CPU has it (the same results bit for bit: the
+    /// same order of additions, no fused multiply-add).
     pub fn probabilities(
         &self,
         fixed: &[Fixed<R>],
@@ -144,7 +164,7 @@ impl<const R: usize> Pairwise<'_, R> {
             // SAFETY: the CPU has the AVX2 instructions `probabilities_avx2` is compiled for.
             return unsafe { self.probabilities_avx2(fixed, pairs, unknown, out) };
         }
-        self.probabilities_portable(fixed, pairs, unknown, out);
+        self.probabilities_with(fixed, pairs, unknown, out, dot_lanes);
     }
 
     /// [`probabilities`](Self::probabilities) compiled for AVX2.
@@ -157,16 +177,21 @@ impl<const R: usize> Pairwise<'_, R> {
         unknown: f64,
         out: &mut Vec<f64>,
     ) {
-        self.probabilities_portable(fixed, pairs, unknown, out);
+        // The closure inherits AVX2, which makes the call safe.
+        let dot = |a: &[f32], b: &[f32]| dot_lanes_avx2(a, b);
+        self.probabilities_with(fixed, pairs, unknown, out, dot);
     }
 
+    /// [`probabilities`](Self::probabilities) with `dot` as in
+    /// [`logit_with`](Self::logit_with).
     #[inline(always)]
-    fn probabilities_portable(
+    fn probabilities_with(
         &self,
         fixed: &[Fixed<R>],
         pairs: &[Option<Pair<'_, R>>],
         unknown: f64,
         out: &mut Vec<f64>,
+        dot: impl Fn(&[f32], &[f32]) -> f32,
     ) {
         // Item rows are scattered over a table of the whole catalog: ask for the row a few
         // pairs ahead while this one is computed.
@@ -179,7 +204,7 @@ impl<const R: usize> Pairwise<'_, R> {
                 prefetch(row);
             }
             if let Some((at, row, values)) = &pairs[k] {
-                p[k] = self.logit(&fixed[*at as usize], row, values);
+                p[k] = self.logit_with(&fixed[*at as usize], row, values, &dot);
             }
         }
         for z in &mut p {
@@ -221,6 +246,42 @@ pub(crate) fn prefetch<T>(row: &[T]) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = row;
+}
+
+/// Numbers per vector in [`dot_lanes`]: 8 `f32`, one AVX register.
+const LANES: usize = 8;
+
+/// `a · b` for lengths that are whole vectors of [`LANES`]: one partial sum per lane, added
+/// up as a tree at the end (three vector additions, where a running total would wait on
+/// eight in a row).
+#[inline(always)]
+fn dot_lanes(a: &[f32], b: &[f32]) -> f32 {
+    let mut s = [0.0f32; LANES];
+    for (x, y) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
+        for j in 0..LANES {
+            s[j] += x[j] * y[j];
+        }
+    }
+    let q: [f32; 4] = std::array::from_fn(|j| s[j] + s[j + 4]);
+    (q[0] + q[2]) + (q[1] + q[3])
+}
+
+/// [`dot_lanes`] in AVX2 registers, adding in the same order (the same result bit for bit).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn dot_lanes_avx2(a: &[f32], b: &[f32]) -> f32 {
+    use std::arch::x86_64::*;
+    let mut s = _mm256_setzero_ps();
+    for (x, y) in a.chunks_exact(LANES).zip(b.chunks_exact(LANES)) {
+        // SAFETY: each chunk holds the 8 `f32` an unaligned 256-bit load reads.
+        let (x, y) = unsafe { (_mm256_loadu_ps(x.as_ptr()), _mm256_loadu_ps(y.as_ptr())) };
+        s = _mm256_add_ps(s, _mm256_mul_ps(x, y));
+    }
+    // q_j = s_j + s_{j+4}, then (q_0 + q_2) + (q_1 + q_3).
+    let q = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps::<1>(s));
+    let h = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)))
 }
 
 /// `x`, or 0 if it is subnormal.

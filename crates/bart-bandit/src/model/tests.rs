@@ -483,13 +483,20 @@ fn rows_and_fixed_groups_hold_no_subnormal_numbers() {
 
 #[test]
 fn batched_probabilities_are_the_logits_through_the_sigmoid_bit_for_bit() {
+    // A rank of whole AVX2 vectors and one that rows pad with zeros.
+    for rank in [32, 13] {
+        batched_probabilities_match_at(rank);
+    }
+}
+
+fn batched_probabilities_match_at(rank: usize) {
     let (u, a, r) = (
         Namespace::new(b"User"),
         Namespace::new(b"Action"),
         Namespace::new(b"Real"),
     );
     let mut m = RewardModel::new(ModelConfig {
-        rank: 32,
+        rank,
         ..config(ModelKind::Fm2)
     })
     .unwrap();
