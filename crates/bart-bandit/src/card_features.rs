@@ -468,6 +468,7 @@ impl ShelfRelation {
     }
 
     /// The relation of `item` on this shelf.
+    #[inline(always)]
     pub fn of(&self, facts: &impl ListenerFacts, item: ItemFacts) -> Relation {
         let genre = facts.genre_part(item.genre);
         let artist = facts.artist_part(item.artist);

@@ -23,6 +23,7 @@ pub(crate) struct ItemSet {
 
 impl ItemSet {
     /// Adds `item`; true if it was not there.
+    #[inline]
     pub(crate) fn insert(&mut self, item: ItemId) -> bool {
         if item.0 >= DENSE {
             return self.sparse.insert(item);
@@ -43,6 +44,7 @@ impl ItemSet {
     }
 
     /// Whether `item` is in the set.
+    #[inline]
     pub(crate) fn contains(&self, item: ItemId) -> bool {
         if item.0 >= DENSE {
             return self.sparse.contains(&item);

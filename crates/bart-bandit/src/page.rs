@@ -467,15 +467,10 @@ fn apply_rules(
     config: &PageConfig,
     artist_of: &dyn Fn(ItemId) -> Option<ArtistId>,
 ) -> Vec<(usize, Vec<usize>)> {
-    if config.max_per_artist.is_none()
-        && let Some(kept) = first_claims(shelves, config.min_cards)
-    {
-        return kept;
-    }
     let mut placed = ItemSet::default();
     let mut per_artist: FxHashMap<(usize, ArtistId), usize> = FxHashMap::default();
     // Shelves that obey the rules already (as `Recommender::candidates` gives them) keep
-    // everything; one pass tells.
+    // everything; one pass tells, and stops at the first item that breaks one.
     let obeys = shelves.iter().enumerate().all(|(s, items)| {
         items.len() >= config.min_cards
             && items.iter().all(|&item| {
@@ -496,6 +491,11 @@ fn apply_rules(
             .enumerate()
             .map(|(s, items)| (s, (0..items.len()).collect()))
             .collect();
+    }
+    if config.max_per_artist.is_none()
+        && let Some(kept) = first_claims(shelves, config.min_cards)
+    {
+        return kept;
     }
     let mut alive: Vec<bool> = shelves
         .iter()
@@ -574,9 +574,15 @@ fn first_claims(shelves: &[&[ItemId]], min_cards: usize) -> Option<Vec<(usize, V
         }
         let keep: Vec<(usize, Vec<usize>)> = live()
             .map(|s| {
+                // Without a branch: whether an item is a repeat is as good as random.
                 let items = shelves[s];
-                let mut kept = Vec::with_capacity(items.len());
-                kept.extend((0..items.len()).filter(|&j| first[items[j].index()] == at(j, s)));
+                let mut kept = vec![0; items.len()];
+                let mut n = 0;
+                for (j, item) in items.iter().enumerate() {
+                    kept[n] = j;
+                    n += usize::from(first[item.index()] == at(j, s));
+                }
+                kept.truncate(n);
                 (s, kept)
             })
             .collect();

@@ -8,7 +8,9 @@
 use crate::error::BanditError;
 use bart_core::Exploration;
 use rand::{Rng, RngExt};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
+use std::sync::{Arc, LazyLock, PoisonError, RwLock};
 
 /// The most bagged models Thompson sampling accepts.
 pub const MAX_BAGS: u32 = 1024;
@@ -470,7 +472,8 @@ fn sample(p: &[f64], u: f64) -> usize {
 /// never touch them and exploring picks treat them alike. So a rank j below the frontier is
 /// still there with probability 1 - u/N (u = t - f drawn out of N = n - f - 1), and when the
 /// frontier is drawn the next one is found by the hypergeometric gap. O(k^3 + n) (a
-/// selection of the best k + 1, then a sort of them).
+/// selection of the best k + 1, then a sort of them), and the table by rank, which depends
+/// on ε, n and k alone, is remembered: pages ask for the same few again and again.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Marginals {
     n: usize,
@@ -479,7 +482,7 @@ pub struct Marginals {
     /// alike at every step, so only the best k + 1 candidates need sorting).
     width: usize,
     /// k x width, by rank.
-    by_rank: Vec<f64>,
+    by_rank: Arc<[f64]>,
     /// The rank of each candidate index (`width - 1` for every rank from there down).
     rank_of: Vec<u32>,
 }
@@ -500,65 +503,7 @@ impl Marginals {
                 &own.best
             }
         };
-        let mut by_rank = vec![0.0; k * width];
-        // state[f]: P(frontier = rank f) at the current step; f <= t.
-        let mut state = vec![0.0; k + 1];
-        state[0] = 1.0;
-        let mut next = vec![0.0; k + 1];
-        // below[j]: probability mass for ranks > f, added with a difference array (ranks
-        // from `width` on are never read).
-        let mut below = vec![0.0; width];
-        for t in 0..k {
-            let m = (n - t) as f64;
-            let explore = epsilon / m;
-            next.fill(0.0);
-            below.fill(0.0);
-            let row = &mut by_rank[t * width..(t + 1) * width];
-            for f in 0..=t.min(n - 1) {
-                let pf = state[f];
-                if pf == 0.0 {
-                    continue;
-                }
-                let u = t - f;
-                let big_n = n - f - 1;
-                let front = 1.0 - epsilon + explore;
-                row[f] += pf * front;
-                if big_n > 0 {
-                    let stay = 1.0 - u as f64 / big_n as f64;
-                    below[f + 1] += pf * explore * stay;
-                }
-                // An exploring pick of another candidate keeps the frontier.
-                if m > 1.0 {
-                    next[f] += pf * epsilon * (m - 1.0) / m;
-                }
-                // Drawing the frontier: the next one is g ranks further with probability
-                // [u/N (u-1)/(N-1) ... (u-g+1)/(N-g+1)] * (N-u)/(N-g).
-                if big_n > u {
-                    let mut run = 1.0;
-                    for g in 0..=u {
-                        let nf = f + 1 + g;
-                        let p_gap = run * (big_n - u) as f64 / (big_n - g) as f64;
-                        if nf <= k {
-                            next[nf] += pf * front * p_gap;
-                        }
-                        if g < u {
-                            run *= (u - g) as f64 / (big_n - g) as f64;
-                        }
-                    }
-                }
-            }
-            // Only below[..t + 2] is non-zero, so the running sum is flat after it.
-            let upto = (t + 2).min(width);
-            let mut acc = 0.0;
-            for (slot, b) in row[..upto].iter_mut().zip(&below[..upto]) {
-                acc += b;
-                *slot += acc;
-            }
-            for slot in &mut row[upto..] {
-                *slot += acc;
-            }
-            std::mem::swap(&mut state, &mut next);
-        }
+        let by_rank = RANK_TABLES.get(epsilon, n, k);
         let mut rank_of = vec![tail as u32; n];
         for (rank, &i) in order[..tail].iter().enumerate() {
             rank_of[i] = rank as u32;
@@ -585,6 +530,102 @@ impl Marginals {
     pub fn steps(&self) -> usize {
         self.k
     }
+}
+
+/// The ε-greedy rank tables already worked out, by (ε, n, k) (see [`Marginals`]).
+static RANK_TABLES: LazyLock<RankTables> = LazyLock::new(|| RankTables(RwLock::default()));
+
+/// Tables by rank of [`Marginals`], remembered; emptied when it holds [`RankTables::CAP`]
+/// (a decaying ε makes new ones forever).
+struct RankTables(RwLock<FxHashMap<RankKey, Arc<[f64]>>>);
+
+/// ε's bits, n and k.
+type RankKey = (u64, usize, usize);
+
+impl RankTables {
+    const CAP: usize = 4096;
+
+    /// The k x width table of P(rank at step) for ε-greedy draws of k from n candidates.
+    fn get(&self, epsilon: f64, n: usize, k: usize) -> Arc<[f64]> {
+        let key = (epsilon.to_bits(), n, k);
+        let read = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(table) = read.get(&key) {
+            return Arc::clone(table);
+        }
+        drop(read);
+        let table: Arc<[f64]> = rank_table(epsilon, n, k).into();
+        let mut tables = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        if tables.len() >= Self::CAP {
+            tables.clear();
+        }
+        tables.insert(key, Arc::clone(&table));
+        table
+    }
+}
+
+/// The table by rank of [`Marginals`]: `k` (at most `n`) rows of `n.min(k + 2)` columns.
+fn rank_table(epsilon: f64, n: usize, k: usize) -> Vec<f64> {
+    let width = n.min(k + 2);
+    let mut by_rank = vec![0.0; k * width];
+    // state[f]: P(frontier = rank f) at the current step; f <= t.
+    let mut state = vec![0.0; k + 1];
+    state[0] = 1.0;
+    let mut next = vec![0.0; k + 1];
+    // below[j]: probability mass for ranks > f, added with a difference array (ranks
+    // from `width` on are never read).
+    let mut below = vec![0.0; width];
+    for t in 0..k {
+        let m = (n - t) as f64;
+        let explore = epsilon / m;
+        next.fill(0.0);
+        below.fill(0.0);
+        let row = &mut by_rank[t * width..(t + 1) * width];
+        for f in 0..=t.min(n - 1) {
+            let pf = state[f];
+            if pf == 0.0 {
+                continue;
+            }
+            let u = t - f;
+            let big_n = n - f - 1;
+            let front = 1.0 - epsilon + explore;
+            row[f] += pf * front;
+            if big_n > 0 {
+                let stay = 1.0 - u as f64 / big_n as f64;
+                below[f + 1] += pf * explore * stay;
+            }
+            // An exploring pick of another candidate keeps the frontier.
+            if m > 1.0 {
+                next[f] += pf * epsilon * (m - 1.0) / m;
+            }
+            // Drawing the frontier: the next one is g ranks further with probability
+            // [u/N (u-1)/(N-1) ... (u-g+1)/(N-g+1)] * (N-u)/(N-g).
+            if big_n > u {
+                let mut run = 1.0;
+                for g in 0..=u {
+                    let nf = f + 1 + g;
+                    let p_gap = run * (big_n - u) as f64 / (big_n - g) as f64;
+                    if nf <= k {
+                        next[nf] += pf * front * p_gap;
+                    }
+                    if g < u {
+                        run *= (u - g) as f64 / (big_n - g) as f64;
+                    }
+                }
+            }
+        }
+        // Only below[..t + 2] is non-zero, so the running sum is flat after it.
+        let upto = (t + 2).min(width);
+        let mut acc = 0.0;
+        for (slot, b) in row[..upto].iter_mut().zip(&below[..upto]) {
+            acc += b;
+            *slot += acc;
+        }
+        for slot in &mut row[upto..] {
+            *slot += acc;
+        }
+        std::mem::swap(&mut state, &mut next);
+    }
+    by_rank
 }
 
 #[cfg(test)]
@@ -640,6 +681,27 @@ mod tests {
         assert!((m.get(1, 0) - second_a).abs() < 1e-15);
         assert!((m.get(1, 1) - second_b).abs() < 1e-15);
         assert!((m.get(1, 2) - second_c).abs() < 1e-15);
+    }
+
+    #[test]
+    fn remembered_rank_tables_are_keyed_by_epsilon_n_and_k() {
+        // Each differs from the first in one of the three, and the last repeats it.
+        for (epsilon, n, k) in [
+            (0.1, 7, 3),
+            (0.6, 7, 3),
+            (0.1, 8, 3),
+            (0.1, 7, 4),
+            (0.1, 7, 3),
+        ] {
+            let scores: Vec<f64> = (0..n).map(|i| i as f64).collect();
+            let policy = Policy::from(EpsilonGreedy::new(epsilon).unwrap());
+            let m = policy.marginals(&scores, k).unwrap();
+            assert_eq!(
+                *m.by_rank,
+                *rank_table(epsilon, n, k),
+                "ε {epsilon} n {n} k {k}"
+            );
+        }
     }
 
     #[test]
