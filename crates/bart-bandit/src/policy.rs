@@ -405,29 +405,54 @@ pub(crate) struct Ranking {
 impl Ranking {
     /// The `count` best-ranked candidates of `scores` (all of them if fewer).
     pub(crate) fn new(scores: &[f64], count: usize) -> Self {
-        // Each candidate as one integer that orders as `rank` does (the score's `total_cmp`
-        // order reversed, then the index), so the selection compares integers.
-        let place = |(i, x): (usize, &f64)| {
-            let bits = x.to_bits() as i64;
-            let ordered = (bits ^ ((((bits >> 63) as u64) >> 1) as i64)) as u64 ^ (1 << 63);
-            u128::from(!ordered) << 64 | i as u128
-        };
-        let mut order: Vec<u128> = scores.iter().enumerate().map(place).collect();
-        let count = count.min(order.len());
-        if count < order.len() {
-            order.select_nth_unstable(count);
+        let count = count.min(scores.len());
+        if count * 8 > scores.len() {
+            // Many of them: every candidate as one integer that orders as `rank` does (the
+            // score's key reversed, then the index), selected then sorted.
+            let place = |(i, &x): (usize, &f64)| u128::from(!order_key(x)) << 64 | i as u128;
+            let mut order: Vec<u128> = scores.iter().enumerate().map(place).collect();
+            if count < order.len() {
+                order.select_nth_unstable(count);
+            }
+            order.truncate(count);
+            order.sort_unstable();
+            let best = order.into_iter().map(|k| k as u64 as usize).collect();
+            return Ranking { best };
         }
-        order.truncate(count);
-        order.sort_unstable();
-        Ranking {
-            best: order.into_iter().map(|k| k as u64 as usize).collect(),
+        // A few of many (a shelf's cards, a page's rows): kept in order as they come, most
+        // candidates falling below the last one kept at one comparison. A later candidate
+        // with an equal key ranks below, so only greater keys move ahead.
+        let mut keys = vec![0u64; count];
+        let mut best = vec![0; count];
+        let mut len = 0;
+        for (i, &x) in scores.iter().enumerate() {
+            let key = order_key(x);
+            if len == count && keys.last().is_none_or(|&last| key <= last) {
+                continue;
+            }
+            let mut at = len.min(count - 1);
+            while at > 0 && keys[at - 1] < key {
+                keys[at] = keys[at - 1];
+                best[at] = best[at - 1];
+                at -= 1;
+            }
+            keys[at] = key;
+            best[at] = i;
+            len = (len + 1).min(count);
         }
+        Ranking { best }
     }
 
     /// Their indices, best first.
     pub(crate) fn best(&self) -> &[usize] {
         &self.best
     }
+}
+
+/// `x` as an integer in `f64::total_cmp` order (greater for greater).
+fn order_key(x: f64) -> u64 {
+    let bits = x.to_bits() as i64;
+    (bits ^ ((((bits >> 63) as u64) >> 1) as i64)) as u64 ^ (1 << 63)
 }
 
 /// Index of the highest score, lowest index on ties.
@@ -771,11 +796,23 @@ mod tests {
             -1.0,
             0.9,
         ];
-        let mut all: Vec<usize> = (0..scores.len()).collect();
-        all.sort_by(|&a, &b| rank(&scores, a, b));
-        for count in 0..=scores.len() + 1 {
-            let want = &all[..count.min(scores.len())];
-            assert_eq!(Ranking::new(&scores, count).best(), want, "count {count}");
+        // Alone, and many times over (ties across copies) so that a few of many are picked
+        // as they come; then rising and falling runs.
+        let many: Vec<f64> = scores
+            .iter()
+            .copied()
+            .cycle()
+            .take(10 * scores.len())
+            .collect();
+        let rising: Vec<f64> = (0..100).map(f64::from).collect();
+        let falling: Vec<f64> = rising.iter().rev().copied().collect();
+        for scores in [&scores[..], &many, &rising, &falling] {
+            let mut all: Vec<usize> = (0..scores.len()).collect();
+            all.sort_by(|&a, &b| rank(scores, a, b));
+            for count in 0..=scores.len() + 1 {
+                let want = &all[..count.min(scores.len())];
+                assert_eq!(Ranking::new(scores, count).best(), want, "count {count}");
+            }
         }
     }
 
