@@ -82,7 +82,8 @@ fn pairwise(c: &mut Criterion) {
         ..ModelConfig::default()
     })
     .unwrap();
-    for (k, f) in examples().iter().enumerate() {
+    let data = examples();
+    for (k, f) in data.iter().enumerate() {
         model.update(&f.example(), (k % 7 == 0) as u8 as f64, 2.0);
     }
     let reals = [
@@ -91,7 +92,6 @@ fn pairwise(c: &mut Criterion) {
         r.id(b"preference"),
     ];
     let pairwise = model.pairwise(&reals).unwrap();
-    let data = examples();
     let partial = |f: &Features| {
         let mut p = model.partial();
         model.add_to(&mut p, &f.example());

@@ -467,11 +467,6 @@ fn apply_rules(
     config: &PageConfig,
     artist_of: &dyn Fn(ItemId) -> Option<ArtistId>,
 ) -> Vec<(usize, Vec<usize>)> {
-    if config.max_per_artist.is_none()
-        && let Some(kept) = first_claims(shelves, config.min_cards)
-    {
-        return kept;
-    }
     let mut placed = ItemSet::default();
     let mut per_artist: FxHashMap<(usize, ArtistId), usize> = FxHashMap::default();
     // Shelves that obey the rules already (as `Recommender::candidates` gives them) keep
@@ -492,6 +487,11 @@ fn apply_rules(
     });
     if obeys {
         return keep_all(shelves);
+    }
+    if config.max_per_artist.is_none()
+        && let Some(kept) = first_claims(shelves, config.min_cards)
+    {
+        return kept;
     }
     let mut alive: Vec<bool> = shelves
         .iter()
@@ -553,11 +553,6 @@ fn first_claims(shelves: &[&[ItemId]], min_cards: usize) -> Option<Vec<(usize, V
     if top > 16 * entries + (1 << 16) || shelves.len() > 1 << 16 || longest > 1 << 16 {
         return None;
     }
-    // Shelves that obey the rules already (as `Recommender::candidates` gives them) keep
-    // everything: one bit per item tells, in a pass that stops at the first repeat.
-    if shelves.iter().all(|items| items.len() >= min_cards) && !repeats(shelves, top) {
-        return Some(keep_all(shelves));
-    }
     // The (position, shelf) of each item's first candidate, packed so they order as pairs.
     let at = |j: usize, s: usize| (j << 16 | s) as u32;
     let mut first = vec![u32::MAX; top + 1];
@@ -603,21 +598,6 @@ fn first_claims(shelves: &[&[ItemId]], min_cards: usize) -> Option<Vec<(usize, V
             None => return Some(keep),
         }
     }
-}
-
-/// Whether an item is on more than one shelf, or twice on one (every id at most `top`).
-fn repeats(shelves: &[&[ItemId]], top: usize) -> bool {
-    let mut seen = vec![0u64; top / 64 + 1];
-    for items in shelves {
-        for item in *items {
-            let (word, bit) = (item.index() / 64, 1 << (item.index() % 64));
-            if seen[word] & bit != 0 {
-                return true;
-            }
-            seen[word] |= bit;
-        }
-    }
-    false
 }
 
 /// Every shelf with every one of its items.
