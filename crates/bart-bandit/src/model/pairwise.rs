@@ -137,7 +137,7 @@ impl<const R: usize> Pairwise<'_, R> {
         dot: impl Fn(&[f32], &[f32]) -> f32,
     ) -> f32 {
         let (head, sum) = row.split_at(1 + R);
-        let mut z = head[0] + dot(sum, &fixed.sum);
+        let mut z = head[0] + dot(sum, &fixed.sum[..sum.len()]);
         for k in 0..R {
             let mut slope = fixed.reals[k] + head[1 + k];
             for (&y, &c) in values[k + 1..].iter().zip(&self.cross[k][k + 1..]) {
@@ -164,10 +164,12 @@ impl<const R: usize> Pairwise<'_, R> {
             // SAFETY: the CPU has the AVX2 instructions `probabilities_avx2` is compiled for.
             return unsafe { self.probabilities_avx2(fixed, pairs, unknown, out) };
         }
-        self.probabilities_with(fixed, pairs, unknown, out, dot_lanes);
+        self.probabilities_with::<0>(fixed, pairs, unknown, out, dot_lanes);
     }
 
-    /// [`probabilities`](Self::probabilities) compiled for AVX2.
+    /// [`probabilities`](Self::probabilities) compiled for AVX2, each common width of the
+    /// embedding sums in a copy of its own that knows it (the dot product unrolled, its
+    /// length checks gone).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     unsafe fn probabilities_avx2(
@@ -179,13 +181,19 @@ impl<const R: usize> Pairwise<'_, R> {
     ) {
         // The closure inherits AVX2, which makes the call safe.
         let dot = |a: &[f32], b: &[f32]| dot_lanes_avx2(a, b);
-        self.probabilities_with(fixed, pairs, unknown, out, dot);
+        match self.padded {
+            16 => self.probabilities_with::<16>(fixed, pairs, unknown, out, dot),
+            32 => self.probabilities_with::<32>(fixed, pairs, unknown, out, dot),
+            64 => self.probabilities_with::<64>(fixed, pairs, unknown, out, dot),
+            _ => self.probabilities_with::<0>(fixed, pairs, unknown, out, dot),
+        }
     }
 
     /// [`probabilities`](Self::probabilities) with `dot` as in
-    /// [`logit_with`](Self::logit_with).
+    /// [`logit_with`](Self::logit_with), for embedding sums `W` wide (0: as wide as the
+    /// scorer's, known only when it runs).
     #[inline(always)]
-    fn probabilities_with(
+    fn probabilities_with<const W: usize>(
         &self,
         fixed: &[Fixed<R>],
         pairs: &[Option<Pair<'_, R>>],
@@ -198,13 +206,14 @@ impl<const R: usize> Pairwise<'_, R> {
         const AHEAD: usize = 12;
         // Plain loops: iterator adapters would be compiled apart, without AVX2. The logits
         // first, then the logistic function over all of them (vectorised).
+        let len = 1 + R + if W > 0 { W } else { self.padded };
         let mut p = vec![0.0f32; pairs.len()];
         for k in 0..pairs.len() {
             if let Some(Some((_, row, _))) = pairs.get(k + AHEAD) {
-                prefetch(row);
+                prefetch(&row[..len]);
             }
             if let Some((at, row, values)) = &pairs[k] {
-                p[k] = self.logit_with(&fixed[*at as usize], row, values, &dot);
+                p[k] = self.logit_with(&fixed[*at as usize], &row[..len], values, &dot);
             }
         }
         for z in &mut p {

@@ -483,8 +483,9 @@ fn rows_and_fixed_groups_hold_no_subnormal_numbers() {
 
 #[test]
 fn batched_probabilities_are_the_logits_through_the_sigmoid_bit_for_bit() {
-    // A rank of whole AVX2 vectors and one that rows pad with zeros.
-    for rank in [32, 13] {
+    // A rank of whole AVX2 vectors, one that rows pad with zeros (both widths with a kernel
+    // of their own) and one whose width the kernel learns only when it runs.
+    for rank in [32, 13, 40] {
         batched_probabilities_match_at(rank);
     }
 }
