@@ -352,17 +352,21 @@ impl<'m> Models<'m> {
 }
 
 /// Adds the features `write` gives, hashed, to `into`.
-fn add_hashed(m: &RewardModel, write: &mut dyn FnMut(&mut Hashing<'_>), into: &mut Partial) {
+pub(crate) fn add_hashed(
+    m: &RewardModel,
+    write: &mut dyn FnMut(&mut Hashing<'_>),
+    into: &mut Partial,
+) {
     let mut f = Features::default();
     write(&mut Hashing::new(&mut f));
     m.add_to(into, &f.example());
 }
 
 /// Marks a remembered group as a shelf's explanation (keys without it are relation codes).
-const EXPLANATION_KEY: u64 = 1 << 63;
+pub(crate) const EXPLANATION_KEY: u64 = 1 << 63;
 
 /// An explanation as a number: its kind and its argument.
-fn explanation_key(e: &Explanation) -> u64 {
+pub(crate) fn explanation_key(e: &Explanation) -> u64 {
     (e.kind() as u64) << 32 | u64::from(e.arg())
 }
 

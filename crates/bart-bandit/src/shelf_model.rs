@@ -11,6 +11,7 @@ use crate::error::BanditError;
 use crate::features::Features;
 use crate::model::{ModelConfig, Pairwise, Partial, RewardModel, sigmoid};
 use crate::policy::Ranking;
+use crate::recommender::{EXPLANATION_KEY, add_hashed, explanation_key};
 use crate::train::{Batch, Examples, Logged};
 use bart_core::{Context, Explanation};
 use bart_models::Affinity;
@@ -58,17 +59,30 @@ pub fn shelf_features(
     out: &mut impl FeatureSink,
 ) {
     explanation_features(explanation, out);
+    summary_codes(summary, row, out);
+    summary_values(summary, out);
+}
+
+/// The discrete part of a shelf's summary, twenty bands of the mean best score and the number
+/// of cards, and its row.
+fn summary_codes(summary: &ShelfSummary, row: u16, out: &mut impl FeatureSink) {
     out.namespace("s");
-    // Twenty bands of the mean best score, and the values themselves.
-    out.add(
-        "band",
-        (summary.top_mean.clamp(0.0, 1.0) * 20.0).min(19.0) as u64,
-    );
-    out.real("top_mean", summary.top_mean as f32);
-    out.real("best", summary.best as f32);
+    out.add("band", band(summary));
     out.add("cards", summary.cards as u64);
     out.namespace("q");
     out.add("row", u64::from(row));
+}
+
+/// The band of a summary's mean best score, one of twenty.
+fn band(summary: &ShelfSummary) -> u64 {
+    (summary.top_mean.clamp(0.0, 1.0) * 20.0).min(19.0) as u64
+}
+
+/// The real values of a shelf's summary: its mean best score and its best.
+fn summary_values(summary: &ShelfSummary, out: &mut impl FeatureSink) {
+    out.namespace("s");
+    out.real("top_mean", summary.top_mean as f32);
+    out.real("best", summary.best as f32);
 }
 
 /// One logged shelf with its outcome.
@@ -163,16 +177,32 @@ impl<'m> ShelfScorer<'m> {
         })
     }
 
-    /// r' of a shelf with `summary` at the top row.
+    /// r' of a shelf with `summary` at the top row: the partials of its explanation and of
+    /// its summary's codes remembered by the model, its summary's values added each time.
     pub fn score(&self, explanation: &Explanation, summary: &ShelfSummary) -> f64 {
+        let explained = EXPLANATION_KEY | explanation_key(explanation);
+        let coded = SUMMARY_KEY | band(summary) << 32 | summary.cards.min(u32::MAX as usize) as u64;
+        let groups = self.model.memo_groups([explained, coded], |key, p| {
+            if key == explained {
+                add_hashed(self.model, &mut |h| explanation_features(explanation, h), p);
+            } else {
+                add_hashed(self.model, &mut |h| summary_codes(summary, 0, h), p);
+            }
+        });
         let (f, p) = &mut *self.scratch.borrow_mut();
-        f.clear();
-        shelf_features(explanation, summary, 0, &mut Hashing::new(f));
         p.clone_from(&self.context);
+        for key in [explained, coded] {
+            p.add(groups.get(key).expect("memo_groups remembers every key"));
+        }
+        f.clear();
+        summary_values(summary, &mut Hashing::new(f));
         self.model.add_to(p, &f.example());
         sigmoid(self.pairwise.group_logit(p))
     }
 }
+
+/// Marks a remembered group as a summary's codes (band and cards, at the top row).
+const SUMMARY_KEY: u64 = 1 << 62;
 
 /// The configuration of a fresh r': an FM2 of rank 8 over the shelf features.
 pub fn config(seed: u64) -> ModelConfig {
@@ -258,7 +288,17 @@ mod tests {
                 "{:?}: jump {j:.3}, popular {p:.3}",
                 ctx.platform
             );
-            for (e, served) in [(jump, j), (popular, p)] {
+            // Another card count in the same band, and another band: the remembered partials are
+            // keyed by both.
+            let others = [
+                ShelfSummary::of(&[0.18, 0.16], 3),
+                ShelfSummary::of(&[0.9], 3),
+            ];
+            for (e, summary) in [jump, popular]
+                .into_iter()
+                .flat_map(|e| [summary].into_iter().chain(others).map(move |s| (e, s)))
+            {
+                let served = r.score(&e, &summary);
                 let mut f = Features::default();
                 let mut h = Hashing::new(&mut f);
                 context_features(ctx, &affinity, &mut h);
