@@ -370,7 +370,10 @@ fn exp_f32(x: f32) -> f32 {
         * r
         + 0.5;
     let e = p * r * r + r + 1.0;
-    e * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // 2^n from the bits of n + 1.5 * 2^23, whose last bits hold n: a vector addition where a
+    // conversion to an integer (saturating, NaN to 0) is a scalar one per lane.
+    let n_bits = (n + 12_582_912.0).to_bits();
+    e * f32::from_bits(n_bits.wrapping_add(127) << 23)
 }
 
 /// Power sums of the embedding terms a = v_f x of a set of features: per factor `s1` over
