@@ -362,7 +362,8 @@ pub(crate) fn add_hashed(
     m.add_to(into, &f.example());
 }
 
-/// Marks a remembered group as a shelf's explanation (keys without it are relation codes).
+/// Marks a remembered group as a shelf's explanation. The card model's other keys are
+/// relation codes (below 2^40); r' keeps its summaries' codes under its own mark (bit 62).
 pub(crate) const EXPLANATION_KEY: u64 = 1 << 63;
 
 /// An explanation as a number: its kind and its argument.

@@ -201,7 +201,8 @@ impl<'m> ShelfScorer<'m> {
     }
 }
 
-/// Marks a remembered group as a summary's codes (band and cards, at the top row).
+/// Marks a remembered group as a summary's codes (band and cards, at the top row), apart from
+/// the explanations' mark and the card model's relation codes (below 2^40).
 const SUMMARY_KEY: u64 = 1 << 62;
 
 /// The configuration of a fresh r': an FM2 of rank 8 over the shelf features.
