@@ -3,6 +3,7 @@
 //! be rebuilt from its log.
 
 use crate::item_set::ItemSet;
+use crate::page::{ScoredShelf, ScoredShelves};
 use bart_core::{Catalog, ClusterId, Context, Explanation, GenreId, ItemId, RegionId};
 use bart_models::{Popularity, SharedModels};
 use std::collections::BTreeSet;
@@ -39,6 +40,63 @@ impl Default for CandidateConfig {
 pub struct CandidateShelf {
     pub explanation: Explanation,
     pub items: Vec<ItemId>,
+}
+
+/// The candidate shelves of one context that obey the page rules of the recommender that made
+/// them ([`Recommender::candidates`](crate::Recommender::candidates)), read-only so they stay
+/// that way: that recommender plans their pages without checking the rules again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidates {
+    pub(crate) shelves: Vec<CandidateShelf>,
+    /// The number of the recommender whose rules they obey.
+    pub(crate) rules: u64,
+}
+
+impl Candidates {
+    /// The shelves with every item scored by `score` (given its shelf's explanation), still
+    /// known to obey the rules.
+    pub fn scored_by(self, score: impl Fn(&Explanation, ItemId) -> f64) -> ScoredShelves {
+        let shelves = self
+            .shelves
+            .into_iter()
+            .map(|c| ScoredShelf {
+                scores: c.items.iter().map(|&i| score(&c.explanation, i)).collect(),
+                explanation: c.explanation,
+                items: c.items,
+                bags: Vec::new(),
+            })
+            .collect();
+        ScoredShelves {
+            shelves,
+            rules: self.rules,
+        }
+    }
+}
+
+impl std::ops::Deref for Candidates {
+    type Target = [CandidateShelf];
+
+    fn deref(&self) -> &[CandidateShelf] {
+        &self.shelves
+    }
+}
+
+impl IntoIterator for Candidates {
+    type Item = CandidateShelf;
+    type IntoIter = std::vec::IntoIter<CandidateShelf>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.shelves.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Candidates {
+    type Item = &'a CandidateShelf;
+    type IntoIter = std::slice::Iter<'a, CandidateShelf>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.shelves.iter()
+    }
 }
 
 /// Item lists the shelf generators draw from, built once from the catalog.

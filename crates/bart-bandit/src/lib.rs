@@ -18,7 +18,7 @@ pub mod shelf_model;
 pub mod train;
 pub mod vw;
 
-pub use candidates::{CandidateConfig, CandidateShelf};
+pub use candidates::{CandidateConfig, CandidateShelf, Candidates};
 pub use card_features::Slot;
 pub use error::BanditError;
 pub use features::{Example, Features, Interactions, Namespace};
@@ -28,7 +28,7 @@ pub use model::{
     Fixed, Groups, ModelConfig, ModelKind, Optimizer, Pair, Pairwise, Partial, Remembered,
     RewardModel,
 };
-pub use page::{PageConfig, PagePlan, Pin, PlannedShelf, ScoredShelf, seed_for};
+pub use page::{PageConfig, PagePlan, Pin, PlannedShelf, ScoredShelf, ScoredShelves, seed_for};
 pub use policy::{EpsilonGreedy, EpsilonSchedule, MAX_BAGS, Marginals, Policy, Scores, greedy};
 pub use recommender::{CardFeaturiser, Models, Recommender};
 pub use shelf_model::{LoggedShelf, ShelfExamples, ShelfScorer, ShelfSummary};

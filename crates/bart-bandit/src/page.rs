@@ -153,6 +153,25 @@ pub struct ScoredShelf {
     pub bags: Vec<Vec<f64>>,
 }
 
+/// Scored candidate shelves of one context, made from a recommender's
+/// [`Candidates`](crate::Candidates) (by `Recommender::score`, `score_bags` or
+/// [`Candidates::scored_by`](crate::Candidates::scored_by)) and read-only, so they still obey
+/// its page rules: `Recommender::plan` does not check them again.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScoredShelves {
+    pub(crate) shelves: Vec<ScoredShelf>,
+    /// The number of the recommender whose rules they obey.
+    pub(crate) rules: u64,
+}
+
+impl std::ops::Deref for ScoredShelves {
+    type Target = [ScoredShelf];
+
+    fn deref(&self) -> &[ScoredShelf] {
+        &self.shelves
+    }
+}
+
 /// The RNG seed of a page, derived from its impression id.
 pub fn seed_for(impression: ImpressionId) -> u64 {
     xxh3_64_with_seed(&impression.0.to_le_bytes(), 0xBA27)
@@ -210,6 +229,32 @@ impl PagePlan {
         artist_of: &dyn Fn(ItemId) -> Option<ArtistId>,
         shelf_score: &dyn Fn(&Explanation, &ShelfSummary) -> f64,
     ) -> Result<Self, BanditError> {
+        let items: Vec<&[ItemId]> = shelves.iter().map(|s| s.items.as_slice()).collect();
+        let kept = apply_rules(&items, config, artist_of);
+        Self::with_kept(shelves, kept, policy, config, shelf_score)
+    }
+
+    /// [`PagePlan::new`] for shelves known to obey `config`'s rules (a recommender's
+    /// [`ScoredShelves`]), which keeps every item without checking.
+    pub(crate) fn obeying(
+        shelves: &[ScoredShelf],
+        policy: Policy,
+        config: &PageConfig,
+        shelf_score: &dyn Fn(&Explanation, &ShelfSummary) -> f64,
+    ) -> Result<Self, BanditError> {
+        let kept = keep_all(shelves.iter().map(|s| s.items.as_slice()));
+        Self::with_kept(shelves, kept, policy, config, shelf_score)
+    }
+
+    /// The plan of `shelves` of which the rules keep `kept`: each kept shelf with the indices
+    /// of the items it keeps.
+    fn with_kept(
+        shelves: &[ScoredShelf],
+        kept: Vec<(usize, Vec<usize>)>,
+        policy: Policy,
+        config: &PageConfig,
+        shelf_score: &dyn Fn(&Explanation, &ShelfSummary) -> f64,
+    ) -> Result<Self, BanditError> {
         let bag_count = match policy.exploration() {
             Exploration::Thompson { bags } => bags as usize,
             _ => 0,
@@ -230,8 +275,6 @@ impl PagePlan {
                 }
             }
         }
-        let items: Vec<&[ItemId]> = shelves.iter().map(|s| s.items.as_slice()).collect();
-        let kept = apply_rules(&items, config, artist_of);
         let k = config.cards_per_shelf;
         let planned: Vec<PlannedShelf> = kept
             .into_iter()
@@ -469,8 +512,8 @@ fn apply_rules(
 ) -> Vec<(usize, Vec<usize>)> {
     let mut placed = ItemSet::default();
     let mut per_artist: FxHashMap<(usize, ArtistId), usize> = FxHashMap::default();
-    // Shelves that obey the rules already (as `Recommender::candidates` gives them) keep
-    // everything; one pass tells, and stops at the first item that breaks one.
+    // Shelves that obey the rules already (as a recommender's candidates under the same rules
+    // do) keep everything; one pass tells, and stops at the first item that breaks one.
     let obeys = shelves.iter().enumerate().all(|(s, items)| {
         items.len() >= config.min_cards
             && items.iter().all(|&item| {
@@ -486,7 +529,7 @@ fn apply_rules(
             })
     });
     if obeys {
-        return keep_all(shelves);
+        return keep_all(shelves.iter().copied());
     }
     if config.max_per_artist.is_none()
         && let Some(kept) = first_claims(shelves, config.min_cards)
@@ -601,9 +644,8 @@ fn first_claims(shelves: &[&[ItemId]], min_cards: usize) -> Option<Vec<(usize, V
 }
 
 /// Every shelf with every one of its items.
-fn keep_all(shelves: &[&[ItemId]]) -> Vec<(usize, Vec<usize>)> {
+fn keep_all<'a>(shelves: impl Iterator<Item = &'a [ItemId]>) -> Vec<(usize, Vec<usize>)> {
     shelves
-        .iter()
         .enumerate()
         .map(|(s, items)| (s, (0..items.len()).collect()))
         .collect()

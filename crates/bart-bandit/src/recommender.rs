@@ -1,6 +1,6 @@
 //! The serving engine: catalog and shared models in, explained pages out.
 
-use crate::candidates::{self, CandidateConfig, CandidateShelf, ItemIndex};
+use crate::candidates::{self, CandidateConfig, CandidateShelf, Candidates, ItemIndex};
 use crate::card_features::{
     FeatureSink, Hashing, ItemFacts, Listener, Relation, ShelfRelation, Slot, card_features,
     context_features, explanation_features, item_features, position_features,
@@ -8,11 +8,12 @@ use crate::card_features::{
 use crate::error::BanditError;
 use crate::features::{Example, Features, Mark};
 use crate::model::{Fixed, Pair, Pairwise, Partial, Remembered, RewardModel, prefetch, sigmoid};
-use crate::page::{self, PageConfig, PagePlan, ScoredShelf};
+use crate::page::{self, PageConfig, PagePlan, ScoredShelf, ScoredShelves};
 use crate::policy::Policy;
-use crate::shelf_model::ShelfScorer;
+use crate::shelf_model::{ShelfScorer, ShelfSummary};
 use bart_core::{ArtistId, Catalog, Context, Explanation, ImpressionId, ItemId, Page};
 use bart_models::SharedModels;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Everything needed to build a page except the reward model and the policy, which change
 /// as the loop learns.
@@ -27,6 +28,15 @@ pub struct Recommender {
     share_ids: [u32; Relation::REALS],
     candidates: CandidateConfig,
     page: PageConfig,
+    /// A number for this catalog and page rules, unique in the process (clones share it): the
+    /// candidates it made carry it, so it plans them without checking the rules again.
+    rules: u64,
+}
+
+/// The next number for a recommender's rules.
+fn next_rules() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl Recommender {
@@ -62,6 +72,7 @@ impl Recommender {
             shared,
             candidates,
             page,
+            rules: next_rules(),
         })
     }
 
@@ -79,6 +90,7 @@ impl Recommender {
     pub fn with_page(mut self, page: PageConfig) -> Result<Self, BanditError> {
         page.validate()?;
         self.page = page;
+        self.rules = next_rules();
         Ok(self)
     }
 
@@ -89,7 +101,7 @@ impl Recommender {
 
     /// The candidate shelves for a context, after the page rules (each item on one shelf, the
     /// per-artist cap, the minimum length), so nothing the page cannot show is scored.
-    pub fn candidates(&self, ctx: &Context) -> Vec<CandidateShelf> {
+    pub fn candidates(&self, ctx: &Context) -> Candidates {
         let generated = candidates::generate(
             &self.candidates,
             &self.catalog,
@@ -97,7 +109,10 @@ impl Recommender {
             &self.shared,
             ctx,
         );
-        page::obeying_rules(generated, &self.page, &|i| self.artist_of(i))
+        Candidates {
+            shelves: page::obeying_rules(generated, &self.page, &|i| self.artist_of(i)),
+            rules: self.rules,
+        }
     }
 
     fn artist_of(&self, item: ItemId) -> Option<ArtistId> {
@@ -109,9 +124,13 @@ impl Recommender {
     pub fn score<'r>(
         &'r self,
         ctx: &'r Context,
-        candidates: Vec<CandidateShelf>,
+        candidates: Candidates,
         model: Option<&RewardModel>,
-    ) -> Vec<ScoredShelf> {
+    ) -> ScoredShelves {
+        let Candidates {
+            shelves: candidates,
+            rules,
+        } = candidates;
         let scores: Vec<Vec<f64>> = match model {
             None => candidates
                 .iter()
@@ -133,7 +152,7 @@ impl Recommender {
                 }
             },
         };
-        candidates
+        let shelves = candidates
             .into_iter()
             .zip(scores)
             .map(|(c, scores)| ScoredShelf {
@@ -142,7 +161,8 @@ impl Recommender {
                 scores,
                 bags: Vec::new(),
             })
-            .collect()
+            .collect();
+        ScoredShelves { shelves, rules }
     }
 
     /// Scores every candidate with each bagged model (for Thompson sampling): each shelf gets
@@ -150,14 +170,15 @@ impl Recommender {
     pub fn score_bags<'r>(
         &'r self,
         ctx: &'r Context,
-        candidates: Vec<CandidateShelf>,
+        candidates: Candidates,
         bags: &[RewardModel],
-    ) -> Vec<ScoredShelf> {
-        let per_bag: Vec<Vec<ScoredShelf>> = bags
+    ) -> ScoredShelves {
+        let per_bag: Vec<ScoredShelves> = bags
             .iter()
             .map(|m| self.score(ctx, candidates.clone(), Some(m)))
             .collect();
-        candidates
+        let shelves = candidates
+            .shelves
             .into_iter()
             .enumerate()
             .map(|(s, c)| {
@@ -173,27 +194,37 @@ impl Recommender {
                     bags,
                 }
             })
-            .collect()
+            .collect();
+        ScoredShelves {
+            shelves,
+            rules: candidates.rules,
+        }
     }
 
-    /// Applies the page rules to scored shelves and prepares `policy`'s draws (see
-    /// [`PagePlan::new`]), shelves ordered by the shelf model `shelves` in `ctx` or, without
-    /// one, by the mean of their best cards' scores.
+    /// Prepares `policy`'s draws over scored shelves (see [`PagePlan::new`]), shelves ordered
+    /// by the shelf model `shelves` in `ctx` or, without one, by the mean of their best cards'
+    /// scores. Shelves from this recommender's candidates obey its page rules already; others
+    /// are made to.
     pub fn plan(
         &self,
         ctx: &Context,
-        scored: &[ScoredShelf],
+        scored: &ScoredShelves,
         policy: Policy,
         shelves: Option<&RewardModel>,
     ) -> Result<PagePlan, BanditError> {
-        let artist_of = |i| self.artist_of(i);
+        let plan = |shelf_score: &dyn Fn(&Explanation, &ShelfSummary) -> f64| {
+            if scored.rules == self.rules {
+                PagePlan::obeying(scored, policy, &self.page, shelf_score)
+            } else {
+                let artist_of = |i| self.artist_of(i);
+                PagePlan::new(scored, policy, &self.page, &artist_of, shelf_score)
+            }
+        };
         match shelves {
-            None => PagePlan::new(scored, policy, &self.page, &artist_of, &|_, s| s.top_mean),
+            None => plan(&|_, s| s.top_mean),
             Some(model) => {
                 let r = ShelfScorer::new(model, ctx, &self.shared.affinity)?;
-                PagePlan::new(scored, policy, &self.page, &artist_of, &|e, s| {
-                    r.score(e, s)
-                })
+                plan(&|e, s| r.score(e, s))
             }
         }
     }

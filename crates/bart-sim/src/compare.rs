@@ -22,8 +22,7 @@ use crate::response::Listening;
 use crate::world::{World, WorldConfig};
 use bart_bandit::{
     CandidateConfig, CardExamples, EpsilonGreedy, Interactions, LoggedCard, ModelConfig, ModelKind,
-    Models, PageConfig, Policy, Recommender, RewardModel, ScoredShelf, TrainConfig, fit, seed_for,
-    shelf_model,
+    Models, PageConfig, Policy, Recommender, RewardModel, TrainConfig, fit, seed_for, shelf_model,
 };
 use bart_core::{Context, ExplanationKind, Feedback, Impression, ImpressionId, Page, Platform};
 use bart_log::LoggedPage;
@@ -307,16 +306,7 @@ impl Scorer {
         id: ImpressionId,
     ) -> Page {
         let scored_by = |score: &dyn Fn(&bart_core::Explanation, bart_core::ItemId) -> f64| {
-            let scored: Vec<ScoredShelf> = recommender
-                .candidates(ctx)
-                .into_iter()
-                .map(|c| ScoredShelf {
-                    scores: c.items.iter().map(|&i| score(&c.explanation, i)).collect(),
-                    explanation: c.explanation,
-                    items: c.items,
-                    bags: Vec::new(),
-                })
-                .collect();
+            let scored = recommender.candidates(ctx).scored_by(score);
             recommender
                 .plan(ctx, &scored, policy, None)
                 .expect(EPSILON_GREEDY)

@@ -16,7 +16,7 @@ use crate::experiment::build_recommender;
 use crate::response::Listening;
 use crate::world::{World, WorldConfig};
 use bart_bandit::{
-    CandidateConfig, EpsilonGreedy, PageConfig, PagePlan, Policy, Recommender, ScoredShelf,
+    CandidateConfig, EpsilonGreedy, PageConfig, PagePlan, Policy, Recommender, ScoredShelves,
 };
 use bart_core::{Context, Exploration, Impression, ImpressionId, ListenerId, Page};
 use bart_ope::slate::{CARD_DR, SlateSums};
@@ -128,7 +128,7 @@ struct Fixed {
     impression: Impression,
     logging: PagePlan,
     target: PagePlan,
-    q: Vec<ScoredShelf>,
+    q: ScoredShelves,
     direct: f64,
 }
 
@@ -170,24 +170,15 @@ pub fn run(config: &StudyConfig) -> Result<StudyReport, SimError> {
     for c in 0..config.contexts as u64 {
         let ts = world.config.start + c * 997;
         let ctx = listening.context(&world, ListenerId((c % listeners) as u32), ts, &mut rng);
-        let unscored = rec.score(&ctx, rec.candidates(&ctx), None);
+        let candidates = rec.candidates(&ctx);
+        let unscored = rec.score(&ctx, candidates.clone(), None);
         let logging = rec.plan(&ctx, &unscored, Policy::uniform(), None)?;
         let target = rec.plan(&ctx, &unscored, target_policy, None)?;
         let (s, n) = truth(&world, &rec, &target, &ctx);
         (streams, cards) = (streams + s, cards + n);
         let (s, n) = truth(&world, &rec, &logging, &ctx);
         (logging_streams, logging_cards) = (logging_streams + s, logging_cards + n);
-        let q: Vec<ScoredShelf> = unscored
-            .into_iter()
-            .map(|s| ScoredShelf {
-                scores: s
-                    .items
-                    .iter()
-                    .map(|&i| world.stream_probability(&ctx, i, &s.explanation, 0, 0, 0))
-                    .collect(),
-                ..s
-            })
-            .collect();
+        let q = candidates.scored_by(|e, i| world.stream_probability(&ctx, i, e, 0, 0, 0));
         let direct = direct_estimate(&target, &q)?;
         fixed.push(Fixed {
             impression: Impression {

@@ -7,10 +7,11 @@
 use bart_bandit::card_features::{Listener, Relation, ShelfRelation};
 use bart_bandit::{
     CandidateConfig, CardExamples, CardFeaturiser, EpsilonGreedy, LoggedCard, ModelConfig,
-    ModelKind, Models, PageConfig, Recommender, RewardModel, Slot, TrainConfig, Weighting, fit,
+    ModelKind, Models, PageConfig, PagePlan, Policy, Recommender, RewardModel, ShelfSummary, Slot,
+    TrainConfig, Weighting, fit,
 };
 use bart_core::{
-    Context, Explanation, Exploration, Impression, ImpressionId, ListenerId, Platform,
+    Context, Explanation, Exploration, Impression, ImpressionId, ItemId, ListenerId, Platform,
 };
 use bart_ope::{Target, evaluate};
 use bart_sim::experiment::build_recommender;
@@ -275,7 +276,7 @@ fn exported_logs_read_back(world: &World) {
     let cards: Vec<LoggedCard<'_>> = ctxs
         .iter()
         .flat_map(|ctx| {
-            let shelf = rec.candidates(ctx).remove(0);
+            let shelf = rec.candidates(ctx)[0].clone();
             let explanation = shelf.explanation;
             shelf
                 .items
@@ -460,6 +461,50 @@ fn a_listener_without_history_gets_a_full_explained_page() {
             ));
         }
     }
+}
+
+#[test]
+fn a_recommender_plans_its_own_candidates_unchecked_and_checks_any_others() {
+    let world = world();
+    let rec = build_recommender(&world, CandidateConfig::default(), PageConfig::default()).unwrap();
+    // The same catalog with stricter rules: one card per artist, at least five per shelf.
+    let strict = rec
+        .clone()
+        .with_page(PageConfig {
+            max_per_artist: Some(1),
+            min_cards: 5,
+            ..PageConfig::default()
+        })
+        .unwrap();
+    let artist_of = |i: ItemId| world.catalog.item(i).map(|item| item.artist);
+    let by_top_mean = |_: &Explanation, s: &ShelfSummary| s.top_mean;
+    let policy: Policy = EpsilonGreedy::new(0.2).unwrap().into();
+    let layout = |plan: &PagePlan| -> Vec<(Explanation, Vec<ItemId>)> {
+        let shelves = plan.shelves().iter();
+        shelves.map(|s| (s.explanation, s.items.clone())).collect()
+    };
+    let mut bites = 0;
+    for (k, ctx) in contexts(&world, 30).iter().enumerate() {
+        let id = ImpressionId(k as u64);
+        let scored = rec
+            .candidates(ctx)
+            .scored_by(|_, i| f64::from(i.0 % 17) / 17.0);
+        // Its own candidates: the plan the checks would make, without them.
+        let own = rec.plan(ctx, &scored, policy, None).unwrap();
+        let checked = PagePlan::new(&scored, policy, rec.page_config(), &artist_of, &by_top_mean);
+        let checked = checked.unwrap();
+        assert_eq!(layout(&own), layout(&checked));
+        assert_eq!(own.assemble(id), checked.assemble(id));
+        // Another recommender's: made to obey this one's rules.
+        let other = strict.plan(ctx, &scored, policy, None).unwrap();
+        let config = strict.page_config();
+        let checked = PagePlan::new(&scored, policy, config, &artist_of, &by_top_mean).unwrap();
+        assert_eq!(layout(&other), layout(&checked));
+        assert_eq!(other.assemble(id), checked.assemble(id));
+        bites += usize::from(layout(&other) != layout(&own));
+    }
+    // The stricter rules change most pages, so trusting the shelves would be seen above.
+    assert!(bites >= 20, "{bites}");
 }
 
 #[test]

@@ -124,7 +124,7 @@ pub fn run(args: BenchPageArgs) -> Result<ExitCode> {
     // simulator's stream probability at a random slot.
     let mut cards = Vec::new();
     for ctx in train {
-        for shelf in rec.candidates(ctx) {
+        for shelf in &rec.candidates(ctx) {
             for &item in &shelf.items {
                 let slot = Slot {
                     row: rng.random_range(0..args.rows as u16),
