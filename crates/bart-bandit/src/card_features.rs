@@ -380,13 +380,21 @@ impl Listener {
 
     /// The artist's place in `artists`: a clamped index, and no branch that is ever taken
     /// unless the listener knows an artist beyond the table.
+    #[inline(always)]
     fn artist_place(&self, artist: ArtistId) -> usize {
         let last = self.artist_at.len() - 1;
         let place = self.artist_at[artist.index().min(last)];
         if place == 0 && !self.stray_artists.is_empty() && artist.index() >= last {
-            return self.stray_artists.get(&artist).map_or(0, |&p| p as usize);
+            return self.stray_place(artist);
         }
         place as usize
+    }
+
+    /// The place of an artist beyond the table (rare: kept out of the inlined path).
+    #[cold]
+    #[inline(never)]
+    fn stray_place(&self, artist: ArtistId) -> usize {
+        self.stray_artists.get(&artist).map_or(0, |&p| p as usize)
     }
 }
 
