@@ -16,7 +16,7 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// mimalloc rather than the system allocator: a page makes and frees a few hundred small
+/// mimalloc rather than the system allocator: a page makes and frees hundreds of small
 /// vectors, which took about a tenth of its time in glibc's malloc and free (BENCHMARKS.md).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
