@@ -242,15 +242,15 @@ impl PagePlan {
         config: &PageConfig,
         shelf_score: &dyn Fn(&Explanation, &ShelfSummary) -> f64,
     ) -> Result<Self, BanditError> {
-        let kept = keep_all(shelves.iter().map(|s| s.items.as_slice()));
+        let kept = keep_all(shelves.len());
         Self::with_kept(shelves, kept, policy, config, shelf_score)
     }
 
-    /// The plan of `shelves` of which the rules keep `kept`: each kept shelf with the indices
-    /// of the items it keeps.
+    /// The plan of `shelves` of which the rules keep `kept`: each kept shelf with the items
+    /// it keeps.
     fn with_kept(
         shelves: &[ScoredShelf],
-        kept: Vec<(usize, Vec<usize>)>,
+        kept: Vec<(usize, Kept)>,
         policy: Policy,
         config: &PageConfig,
         shelf_score: &dyn Fn(&Explanation, &ShelfSummary) -> f64,
@@ -280,16 +280,23 @@ impl PagePlan {
             .into_iter()
             .map(|(s, keep)| {
                 let source = &shelves[s];
-                let scores: Vec<f64> = keep.iter().map(|&j| source.scores[j]).collect();
-                let bags: Vec<Vec<f64>> = source.bags[..bag_count]
-                    .iter()
-                    .map(|bag| keep.iter().map(|&j| bag[j]).collect())
-                    .collect();
+                let bags = &source.bags[..bag_count];
+                let (items, scores, bags): (Vec<ItemId>, Vec<f64>, Vec<Vec<f64>>) = match keep {
+                    Kept::All => (source.items.clone(), source.scores.clone(), bags.to_vec()),
+                    Kept::Only(keep) => {
+                        let gather = |xs: &[f64]| keep.iter().map(|&j| xs[j]).collect();
+                        (
+                            keep.iter().map(|&j| source.items[j]).collect(),
+                            gather(&source.scores),
+                            bags.iter().map(|bag| gather(bag)).collect(),
+                        )
+                    }
+                };
                 let r = |summary| shelf_score(&source.explanation, &summary);
                 let ranking = Ranking::new(&scores, k + 1);
                 PlannedShelf {
                     explanation: source.explanation,
-                    items: keep.iter().map(|&j| source.items[j]).collect(),
+                    items,
                     score: r(ShelfSummary::ranked(&scores, &ranking, k)),
                     bag_scores: bags.iter().map(|b| r(ShelfSummary::of(b, k))).collect(),
                     cards: OnceLock::new(),
@@ -485,18 +492,27 @@ pub fn obeying_rules(
         .enumerate()
         .filter_map(|(s, mut shelf)| {
             let (_, keep) = kept.next_if(|(k, _)| *k == s)?;
-            // In place: the kept indices rise, so each lands at or before where it was.
-            for (to, &j) in keep.iter().enumerate() {
-                shelf.items[to] = shelf.items[j];
+            if let Kept::Only(keep) = keep {
+                // In place: the kept indices rise, so each lands at or before where it was.
+                for (to, &j) in keep.iter().enumerate() {
+                    shelf.items[to] = shelf.items[j];
+                }
+                shelf.items.truncate(keep.len());
             }
-            shelf.items.truncate(keep.len());
             Some(shelf)
         })
         .collect()
 }
 
-/// The shelves the rules let through, each with the indices of the items it keeps (in their
-/// original order).
+/// The items of a shelf that the rules keep.
+enum Kept {
+    /// Every one.
+    All,
+    /// Those at these indices, rising.
+    Only(Vec<usize>),
+}
+
+/// The shelves the rules let through, each with the items it keeps.
 ///
 /// Candidates are taken by position, the first of every shelf, then the second of every
 /// shelf, and so on (shelves in candidate order at each position): a candidate is kept unless
@@ -509,7 +525,7 @@ fn apply_rules(
     shelves: &[&[ItemId]],
     config: &PageConfig,
     artist_of: &dyn Fn(ItemId) -> Option<ArtistId>,
-) -> Vec<(usize, Vec<usize>)> {
+) -> Vec<(usize, Kept)> {
     let mut placed = ItemSet::default();
     let mut per_artist: FxHashMap<(usize, ArtistId), usize> = FxHashMap::default();
     // Shelves that obey the rules already (as a recommender's candidates under the same rules
@@ -529,7 +545,7 @@ fn apply_rules(
             })
     });
     if obeys {
-        return keep_all(shelves.iter().copied());
+        return keep_all(shelves.len());
     }
     if config.max_per_artist.is_none()
         && let Some(kept) = first_claims(shelves, config.min_cards)
@@ -579,7 +595,7 @@ fn apply_rules(
             None => {
                 return (0..shelves.len())
                     .filter(|&s| alive[s])
-                    .map(|s| (s, std::mem::take(&mut keep[s])))
+                    .map(|s| (s, Kept::Only(std::mem::take(&mut keep[s]))))
                     .collect();
             }
         }
@@ -589,7 +605,7 @@ fn apply_rules(
 /// [`apply_rules`] without a per-artist cap, in two passes over the shelves instead of a
 /// sweep across them: a candidate is kept exactly when no candidate of its item comes before
 /// it by (position, shelf). `None` when the item ids are too sparse for a table by id.
-fn first_claims(shelves: &[&[ItemId]], min_cards: usize) -> Option<Vec<(usize, Vec<usize>)>> {
+fn first_claims(shelves: &[&[ItemId]], min_cards: usize) -> Option<Vec<(usize, Kept)>> {
     let entries: usize = shelves.iter().map(|items| items.len()).sum();
     let longest = shelves.iter().map(|items| items.len()).max().unwrap_or(0);
     let top = shelves.iter().flat_map(|items| items.iter()).max()?.index();
@@ -638,17 +654,20 @@ fn first_claims(shelves: &[&[ItemId]], min_cards: usize) -> Option<Vec<(usize, V
                     }
                 }
             }
-            None => return Some(keep),
+            None => {
+                let kept = |(s, keep): (usize, Vec<usize>)| {
+                    let all = keep.len() == shelves[s].len();
+                    (s, if all { Kept::All } else { Kept::Only(keep) })
+                };
+                return Some(keep.into_iter().map(kept).collect());
+            }
         }
     }
 }
 
 /// Every shelf with every one of its items.
-fn keep_all<'a>(shelves: impl Iterator<Item = &'a [ItemId]>) -> Vec<(usize, Vec<usize>)> {
-    shelves
-        .enumerate()
-        .map(|(s, items)| (s, (0..items.len()).collect()))
-        .collect()
+fn keep_all(shelves: usize) -> Vec<(usize, Kept)> {
+    (0..shelves).map(|s| (s, Kept::All)).collect()
 }
 
 impl PagePlan {
