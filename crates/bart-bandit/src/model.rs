@@ -269,6 +269,8 @@ struct MemoTable {
     width: usize,
     made: Vec<u64>,
     rows: Vec<f32>,
+    /// Every key below this is made.
+    full: usize,
 }
 
 impl MemoTable {
@@ -287,11 +289,15 @@ impl MemoTable {
             self.made.resize(at / 64 + 1, 0);
         }
         self.made[at / 64] |= 1 << (at % 64);
+        while self.contains(self.full as u32) {
+            self.full += 1;
+        }
     }
 
     fn clear(&mut self) {
         self.made.clear();
         self.rows.clear();
+        self.full = 0;
     }
 }
 
@@ -590,20 +596,25 @@ impl RewardModel {
         self.accumulate(x, &mut part.linear, &mut part.sums);
     }
 
-    /// Rows of `width` numbers for the keys `keys` (each built by `build` the first time) and
-    /// remembered until the next update. A key must determine its row (an item's id, for the
-    /// item features of one catalog, summarised one way); keys index a table (key k's row
-    /// sits at k * width), so they should be small and dense; `width` must be at least 1.
-    /// Asking for another width forgets every row. The answer reads them without further
+    /// Rows of `width` numbers for the keys `keys`, each below `bound` (each built by `build`
+    /// the first time) and remembered until the next update. A key must determine its row (an
+    /// item's id, for the item features of one catalog, summarised one way); keys index a
+    /// table (key k's row sits at k * width), so they should be small and dense; `width` must
+    /// be at least 1. Asking for another width forgets every row. Once every row below
+    /// `bound` is made, the keys are not looked at. The answer reads the rows without further
     /// locking.
-    pub fn memo_rows(
+    pub(crate) fn memo_rows(
         &self,
         width: usize,
+        bound: u32,
         keys: impl IntoIterator<Item = u32>,
         build: impl Fn(u32, &mut [f32]),
     ) -> Remembered<'_> {
         let read = self.memo.rows.read().unwrap_or_else(|e| e.into_inner());
         let same = read.width == width;
+        if same && read.full >= bound as usize {
+            return Remembered { table: read };
+        }
         let mut missing: Vec<u32> = keys
             .into_iter()
             .filter(|&k| !(same && read.contains(k)))

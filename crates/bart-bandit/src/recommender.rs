@@ -237,14 +237,16 @@ impl Recommender {
         }
     }
 
-    /// `m`'s rows of the items `keys` (see [`Pairwise::item_row`]), each made the first time.
+    /// `m`'s rows of the items `keys`, catalog items all (see [`Pairwise::item_row`]), each
+    /// made the first time.
     fn item_rows<'m>(
         &self,
         m: &'m RewardModel,
         pairwise: &Pairwise<'_, { Relation::REALS }>,
         keys: impl IntoIterator<Item = u32>,
     ) -> Remembered<'m> {
-        m.memo_rows(pairwise.row_len(), keys, |key, row| {
+        let bound = self.facts.len() as u32;
+        m.memo_rows(pairwise.row_len(), bound, keys, |key, row| {
             if let Some(item) = self.catalog.item(ItemId(key)) {
                 let mut p = m.partial();
                 add_hashed(m, &mut |h| item_features(item, h), &mut p);

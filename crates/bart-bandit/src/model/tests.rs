@@ -369,8 +369,8 @@ fn remembered_rows_are_forgotten_by_the_next_update_or_another_width() {
         row[0] = logit(&m);
         row[1] = k as f32;
     };
-    let first = m.memo_rows(2, [7, 7], build).get(7).unwrap().to_vec();
-    let again = m.memo_rows(2, [7, 3], |k, row| {
+    let first = m.memo_rows(2, 8, [7, 7], build).get(7).unwrap().to_vec();
+    let again = m.memo_rows(2, 8, [7, 3], |k, row| {
         assert_eq!(k, 3, "7 is remembered");
         row.copy_from_slice(&[logit(&m), 3.0]);
     });
@@ -380,18 +380,51 @@ fn remembered_rows_are_forgotten_by_the_next_update_or_another_width() {
     assert_eq!(again.get(1 << 20), None);
     drop(again);
     assert_eq!(builds.get(), 1);
-    let wider = m.memo_rows(3, [7], |_, row| row.copy_from_slice(&[1.0, 2.0, 3.0]));
+    let wider = m.memo_rows(3, 8, [7], |_, row| row.copy_from_slice(&[1.0, 2.0, 3.0]));
     assert_eq!(wider.get(7), Some(&[1.0, 2.0, 3.0][..]), "rebuilt");
     assert_eq!(wider.get(3), None, "forgotten");
     drop(wider);
     m.update(&f.example(), 1.0, 1.0);
-    let after = m.memo_rows(3, [7], |_, row| row.copy_from_slice(&[logit(&m), 0.0, 0.0]));
+    let after = m.memo_rows(3, 8, [7], |_, row| {
+        row.copy_from_slice(&[logit(&m), 0.0, 0.0])
+    });
     let updated = after.get(7).unwrap()[0];
     assert_eq!(updated, logit(&m));
     assert_ne!(updated, first[0], "the update changed the weights");
     drop(after);
     // Clones start with an empty memo and compare equal.
     assert_eq!(m.clone(), m);
+}
+
+#[test]
+fn rows_made_below_a_bound_are_found_without_looking_at_the_keys() {
+    let mut m = RewardModel::new(config(ModelKind::Fm2)).unwrap();
+    let builds = std::cell::Cell::new(0);
+    let build = |k: u32, row: &mut [f32]| {
+        builds.set(builds.get() + 1);
+        row[0] = k as f32;
+    };
+    // Made out of order: 0..4 is full only once 0 is made.
+    drop(m.memo_rows(1, 4, [3, 1, 2], build));
+    assert_eq!(builds.get(), 3);
+    let gap = m.memo_rows(1, 4, [0, 3], build);
+    assert_eq!(
+        (builds.get(), gap.get(0), gap.get(3)),
+        (4, Some(&[0.0][..]), Some(&[3.0][..]))
+    );
+    drop(gap);
+    // Every row below 4 is made: the keys are not looked at, and nothing is built.
+    let full = m.memo_rows(1, 4, std::iter::from_fn(|| panic!("keys read")), build);
+    assert_eq!((full.get(2), full.get(4)), (Some(&[2.0][..]), None));
+    drop(full);
+    // A higher bound looks at the keys again, and builds the one missing.
+    assert_eq!(m.memo_rows(1, 5, [4], build).get(4), Some(&[4.0][..]));
+    assert_eq!(builds.get(), 5);
+    // An update forgets them all, the bound with them.
+    let f = example_without_repeat();
+    m.update(&f.example(), 1.0, 1.0);
+    assert_eq!(m.memo_rows(1, 4, [2], build).get(0), None);
+    assert_eq!(builds.get(), 6);
 }
 
 #[test]
