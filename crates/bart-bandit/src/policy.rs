@@ -310,27 +310,18 @@ impl EpsilonGreedy {
         rng: &mut impl Rng,
     ) -> Vec<(usize, f64)> {
         let k = best.len();
+        let mut remaining: Vec<usize> = (0..scores.len()).collect();
         let mut out: Vec<(usize, f64)> = Vec::with_capacity(k);
-        // The candidates drawn so far, ascending: the ones left are every other index, in
-        // order, so a candidate's place among them is its index less the drawn before it.
-        let mut drawn: Vec<usize> = Vec::with_capacity(k);
         for _ in 0..k {
             let greedy = *best
                 .iter()
-                .find(|&&i| drawn.binary_search(&i).is_err())
+                .find(|&&i| !out.iter().any(|&(j, _)| j == i))
                 .expect("k draws leave one of the k best");
-            let at = greedy - drawn.partition_point(|&d| d < greedy);
-            let m = scores.len() - drawn.len();
-            let (pick, p) = self.pick(m, at, rng.random::<f64>());
-            // The index of the pick-th candidate left.
-            let mut index = pick;
-            for &d in &drawn {
-                if d <= index {
-                    index += 1;
-                }
-            }
-            drawn.insert(drawn.partition_point(|&d| d < index), index);
-            out.push((index, p));
+            let at = remaining
+                .binary_search(&greedy)
+                .expect("not drawn yet, so remaining");
+            let (pick, p) = self.pick(remaining.len(), at, rng.random::<f64>());
+            out.push((remaining.remove(pick), p));
         }
         out
     }
