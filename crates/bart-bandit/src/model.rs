@@ -289,7 +289,7 @@ impl MemoTable {
             self.made.resize(at / 64 + 1, 0);
         }
         self.made[at / 64] |= 1 << (at % 64);
-        while self.contains(self.full as u32) {
+        while u32::try_from(self.full).is_ok_and(|k| self.contains(k)) {
             self.full += 1;
         }
     }
