@@ -237,8 +237,8 @@ impl Recommender {
         }
     }
 
-    /// `m`'s rows of the items `keys`, catalog items all (see [`Pairwise::item_row`]), each
-    /// made the first time.
+    /// `m`'s rows of the items `keys`, every one in the catalog (see
+    /// [`Pairwise::item_row`]), each made the first time.
     fn item_rows<'m>(
         &self,
         m: &'m RewardModel,
